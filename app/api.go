@@ -108,6 +108,7 @@ const (
 	EventNewReferral                  // a new referral arrived (Referral is set)
 	EventSignInAgain                  // the session ended for good: the technician must sign in again
 	EventDevices                      // a device queried the worklist
+	EventShowWindow                   // a second launch asked this instance to show its window
 )
 
 // Event is sent to subscribers from background goroutines; the UI must move it

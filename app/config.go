@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -105,8 +106,8 @@ func (d Duration) String() string {
 func ParseDuration(s string) (Duration, error) {
 	s = strings.TrimSpace(s)
 	if n, ok := strings.CutSuffix(s, "d"); ok {
-		var days int
-		if _, err := fmt.Sscanf(n, "%d", &days); err != nil || days < 0 {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 {
 			return 0, fmt.Errorf("duration %q: use a whole number of days such as 30d", s)
 		}
 		return Duration(time.Duration(days) * 24 * time.Hour), nil
