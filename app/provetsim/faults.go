@@ -1,0 +1,74 @@
+package provetsim
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Faults are failures injected into every tenant request (OAuth and REST, not
+// /_sim/). They can be changed while the server runs.
+type Faults struct {
+	ErrorRate float64       `json:"error_rate"` // 0..1: share of requests answered 500/502/503
+	DropRate  float64       `json:"drop_rate"`  // 0..1: share of connections closed without an answer
+	Latency   time.Duration `json:"latency"`    // added before each request is handled
+	Outage    bool          `json:"outage"`     // every request fails with 503
+}
+
+// SetFaults replaces the injected faults.
+func (s *Server) SetFaults(f Faults) {
+	s.fmu.Lock()
+	s.faults = f
+	s.fmu.Unlock()
+}
+
+// Faults returns the injected faults.
+func (s *Server) Faults() Faults {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	return s.faults
+}
+
+var errorStatuses = []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable}
+
+func (s *Server) withFaults(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/_sim/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.fmu.Lock()
+		f := s.faults
+		drop := f.DropRate > 0 && s.faultRng.Float64() < f.DropRate
+		fail := f.ErrorRate > 0 && s.faultRng.Float64() < f.ErrorRate
+		status := errorStatuses[s.faultRng.IntN(len(errorStatuses))]
+		s.fmu.Unlock()
+		if f.Latency > 0 {
+			t := time.NewTimer(f.Latency)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		switch {
+		case f.Outage:
+			w.Header().Set("Retry-After", "30")
+			detail(w, http.StatusServiceUnavailable, "Service temporarily unavailable (simulated outage).")
+		case drop:
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					_ = conn.Close()
+					return
+				}
+			}
+			// HTTP/2 cannot be hijacked: abort the stream instead.
+			panic(http.ErrAbortHandler)
+		case fail:
+			detail(w, status, "Simulated server error.")
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
