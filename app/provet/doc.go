@@ -1,0 +1,12 @@
+// Package provet is VetBridge's Provet Cloud REST client.
+//
+// It knows the tenancy URLs, the pagination and filter conventions, Provet's
+// per-endpoint rate limits and how to survive a flaky clinic network. What it
+// does not know for certain is the JSON of the diagnostic imaging worklist and
+// referral, which Provet has not published: every guess about those lives in
+// mapping.go and can be corrected from configuration, and Diagnose shows a
+// real tenant's keys next to what the mapping understood.
+//
+// The package takes an already authorised *http.Client (see app/signin) and a
+// Reauth hook; it never sees credentials itself.
+package provet
