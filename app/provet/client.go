@@ -31,9 +31,12 @@ const (
 	// MaxBodyBytes bounds any answer read from Provet: a full page of 1000
 	// worklist items is about 1 MB.
 	MaxBodyBytes = 16 << 20
-	maxRetryWait = 5 * time.Minute
-	backoffBase  = 500 * time.Millisecond
-	backoffCap   = 30 * time.Second
+	maxRetryWait = 5 * time.Minute // longest wait inside one call
+	// maxRetryAfter bounds what a Retry-After header can impose, so a broken
+	// value cannot stop sync for days.
+	maxRetryAfter = time.Hour
+	backoffBase   = 500 * time.Millisecond
+	backoffCap    = 30 * time.Second
 )
 
 // Options configure a Client.
@@ -235,9 +238,9 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			reauthed = true
 			c.log.Debug("provet: 401, refreshing the session", "path", rel)
 			if err := c.reauth(ctx); err != nil {
-				kind, _ := classifyTransport(err)
-				if kind != ErrOffline {
-					kind = ErrUnauthorized
+				kind := ErrUnauthorized
+				if k, retry := classifyTransport(err); k == ErrOffline && retry {
+					kind = ErrOffline // the refresh could not reach Provet: not the user's fault
 				}
 				return nil, fail(kind, s, attempt, fmt.Errorf("refreshing the sign-in: %w", err))
 			}
@@ -383,11 +386,11 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 		if n < 0 {
 			return 0
 		}
-		return time.Duration(min(n, int64(maxRetryWait/time.Second)+1)) * time.Second
+		return time.Duration(min(n, int64(maxRetryAfter/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
-			return d
+			return min(d, maxRetryAfter)
 		}
 	}
 	return 0

@@ -65,7 +65,7 @@ func TestIDFromURL(t *testing.T) {
 		"https://provetcloud.com/4/api/0.1/client/1/":                      1,
 		"https://provetcloud.com/4/api/0.1/diagnosticimaging_worklist/987": 987,
 		"https://provetcloud.com/4/api/0.1/patient/42/?expose=x":           42,
-		" 17 ": 17,
+		" 17 ":               17,
 		"/4/api/0.1/user/5/": 5,
 	}
 	for in, want := range good {
