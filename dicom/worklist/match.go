@@ -125,42 +125,15 @@ func compile(q Query) *compiled {
 		}
 		c.preds = append(c.preds, p)
 	}
-	if dateKey != nil || timeKey != nil {
-		p := pred{kind: predWhen, key: dateKey, a: lookupAttr(tagSPSStartDate, true)}
-		if p.key == nil {
-			p.key, p.a = timeKey, lookupAttr(tagSPSStartTime, true)
-		}
-		var dlo, dhi, tlo, thi string
-		if dateKey != nil {
-			p.useDate = true
-			dlo, dhi = splitRange(dateKey.Value)
-			c.hasDate, c.dateLo, c.dateHi = true, dlo, dhi
-		}
-		if timeKey != nil {
-			p.useTime = true
-			tlo, thi = splitRange(timeKey.Value)
-			if tlo != "" {
-				tlo = padTime(tlo, false)
-			}
-			if thi != "" {
-				thi = padTime(thi, true)
-			}
-		}
-		switch {
-		case p.useDate && p.useTime:
-			// PS3.4 C.2.2.2.5: a date range plus a time range is one period.
-			if dlo != "" {
-				p.lo = dlo + orDefault(tlo, "000000.000000")
-			}
-			if dhi != "" {
-				p.hi = dhi + orDefault(thi, "235959.999999")
-			}
-		case p.useDate:
-			p.lo, p.hi = dlo, dhi
-		default:
-			p.lo, p.hi = tlo, thi
-		}
-		c.preds = append(c.preds, p)
+	switch {
+	case dateKey != nil && dateKey.Profile && timeKey != nil:
+		// The device asked for a time of day; the profile's window only
+		// bounds the days. Joining them into one period would change what the
+		// device asked for.
+		c.addWhen(dateKey, nil)
+		c.addWhen(nil, timeKey)
+	case dateKey != nil || timeKey != nil:
+		c.addWhen(dateKey, timeKey)
 	}
 	if modalityUniversal && len(q.Modalities) > 0 {
 		p := pred{kind: predModalities}
@@ -180,6 +153,44 @@ func compile(q Query) *compiled {
 		c.preds = append(c.preds, p)
 	}
 	return c
+}
+
+func (c *compiled) addWhen(dateKey, timeKey *Key) {
+	p := pred{kind: predWhen, key: dateKey, a: lookupAttr(tagSPSStartDate, true)}
+	if p.key == nil {
+		p.key, p.a = timeKey, lookupAttr(tagSPSStartTime, true)
+	}
+	var dlo, dhi, tlo, thi string
+	if dateKey != nil {
+		p.useDate = true
+		dlo, dhi = splitRange(dateKey.Value)
+		c.hasDate, c.dateLo, c.dateHi = true, dlo, dhi
+	}
+	if timeKey != nil {
+		p.useTime = true
+		tlo, thi = splitRange(timeKey.Value)
+		if tlo != "" {
+			tlo = padTime(tlo, false)
+		}
+		if thi != "" {
+			thi = padTime(thi, true)
+		}
+	}
+	switch {
+	case p.useDate && p.useTime:
+		// PS3.4 C.2.2.2.5: a date range plus a time range is one period.
+		if dlo != "" {
+			p.lo = dlo + orDefault(tlo, "000000.000000")
+		}
+		if dhi != "" {
+			p.hi = dhi + orDefault(thi, "235959.999999")
+		}
+	case p.useDate:
+		p.lo, p.hi = dlo, dhi
+	default:
+		p.lo, p.hi = tlo, thi
+	}
+	c.preds = append(c.preds, p)
 }
 
 func orDefault(s, def string) string {
@@ -579,10 +590,10 @@ func describeCode(c *Code) string {
 func (p *pred) whenReason(it *Item, q *Query) Reason {
 	r := Reason{Key: "SPS>ScheduledProcedureStepStartDate"}
 	var dk, tk *Key
-	if k, ok := q.Key(tagSPSStartDate, true); ok && !k.Universal() && k.Note == "" {
+	if k, ok := q.Key(tagSPSStartDate, true); ok && p.useDate {
 		dk = k
 	}
-	if k, ok := q.Key(tagSPSStartTime, true); ok && !k.Universal() && k.Note == "" {
+	if k, ok := q.Key(tagSPSStartTime, true); ok && p.useTime {
 		tk = k
 	}
 	var want []string

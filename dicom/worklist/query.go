@@ -35,8 +35,11 @@ type Key struct {
 	Code *Code `json:"code,omitempty"`
 	// Note says why a value the device sent was not used for matching.
 	Note string `json:"note,omitempty"`
-	// Profile marks a key the device profile added: it filters, it is not returned.
+	// Profile marks a value set by the device profile rather than the device.
 	Profile bool `json:"profile,omitempty"`
+	// Injected marks a key the device did not send at all: it filters, it is
+	// not returned.
+	Injected bool `json:"injected,omitempty"`
 }
 
 // Universal reports whether the key matches everything.

@@ -1,0 +1,102 @@
+package worklist
+
+import (
+	"encoding/binary"
+	"testing"
+)
+
+// dsBuilder hand-encodes data sets, so tests can send exactly the sloppy
+// bytes real devices send (UN VRs, group lengths, private tags, odd charsets).
+type dsBuilder struct {
+	bo       byteOrder
+	implicit bool
+	b        []byte
+}
+
+func newBuilder(bigEndian, implicit bool) *dsBuilder {
+	var bo byteOrder = binary.LittleEndian
+	if bigEndian {
+		bo = binary.BigEndian
+	}
+	return &dsBuilder{bo: bo, implicit: implicit}
+}
+
+func (d *dsBuilder) tag(t Tag) {
+	d.b = d.bo.AppendUint16(d.b, t.group())
+	d.b = d.bo.AppendUint16(d.b, t.element())
+}
+
+// el appends one element; value is padded to even length with pad.
+func (d *dsBuilder) el(t Tag, vr string, value string) *dsBuilder {
+	v := []byte(value)
+	if len(v)%2 == 1 {
+		if vr == "UI" {
+			v = append(v, 0)
+		} else {
+			v = append(v, ' ')
+		}
+	}
+	d.tag(t)
+	if d.implicit {
+		d.b = d.bo.AppendUint32(d.b, uint32(len(v)))
+	} else {
+		d.b = append(d.b, vr...)
+		if longVL(vr) {
+			d.b = append(d.b, 0, 0)
+			d.b = d.bo.AppendUint32(d.b, uint32(len(v)))
+		} else {
+			d.b = d.bo.AppendUint16(d.b, uint16(len(v)))
+		}
+	}
+	d.b = append(d.b, v...)
+	return d
+}
+
+// seq appends an undefined-length sequence whose items the callbacks fill.
+func (d *dsBuilder) seq(t Tag, items ...func(*dsBuilder)) *dsBuilder {
+	d.tag(t)
+	if d.implicit {
+		d.b = d.bo.AppendUint32(d.b, undefinedLength)
+	} else {
+		d.b = append(d.b, 'S', 'Q', 0, 0)
+		d.b = d.bo.AppendUint32(d.b, undefinedLength)
+	}
+	for _, fill := range items {
+		d.tag(tagItem)
+		d.b = d.bo.AppendUint32(d.b, undefinedLength)
+		fill(d)
+		d.tag(tagItemDelim)
+		d.b = d.bo.AppendUint32(d.b, 0)
+	}
+	d.tag(tagSequenceDelim)
+	d.b = d.bo.AppendUint32(d.b, 0)
+	return d
+}
+
+func mustDecode(t *testing.T, b []byte, bigEndian, implicit bool) Query {
+	t.Helper()
+	q, err := DecodeQuery(b, bigEndian, implicit)
+	if err != nil {
+		t.Fatalf("DecodeQuery: %v", err)
+	}
+	return q
+}
+
+func keyValue(t *testing.T, q Query, tg Tag, inSPS bool) string {
+	t.Helper()
+	k, ok := q.Key(tg, inSPS)
+	if !ok {
+		t.Fatalf("key %v (SPS %v) missing from %+v", tg, inSPS, q.Keys)
+	}
+	return k.Value
+}
+
+// syntaxes are the three transfer syntaxes a device may negotiate.
+var syntaxes = []struct {
+	name                string
+	bigEndian, implicit bool
+}{
+	{"ImplicitLE", false, true},
+	{"ExplicitLE", false, false},
+	{"ExplicitBE", true, false},
+}

@@ -1,0 +1,232 @@
+package worklist
+
+import (
+	"errors"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Index holds the items served to modalities, organised by scheduled date and
+// modality so a one-day query looks at that day only. It is safe for
+// concurrent use: queries take a read lock only while selecting, never while
+// answers are sent, so a slow device never holds up a sync.
+type Index struct {
+	mu     sync.RWMutex
+	byKey  map[string]*Item
+	byDate map[string]map[string]map[string]*Item // date → modality → key
+	dates  []string                               // sorted keys of byDate ("" = undated)
+}
+
+// NewIndex returns an empty index.
+func NewIndex() *Index {
+	return &Index{byKey: map[string]*Item{}, byDate: map[string]map[string]map[string]*Item{}}
+}
+
+// ErrNoKey is returned for an item without a Key.
+var ErrNoKey = errors.New("worklist item has no key")
+
+func bucketDate(it *Item) string {
+	if d := strings.TrimSpace(it.StartDate); validDate(d) {
+		return d
+	}
+	return ""
+}
+
+func bucketModality(it *Item) string { return strings.ToUpper(strings.TrimSpace(it.Modality)) }
+
+// cloneItem copies what an Item shares by pointer, so the index never sees a
+// caller's later changes.
+func cloneItem(it Item) *Item {
+	c := it
+	c.OtherPatientIDs = append([]string(nil), it.OtherPatientIDs...)
+	for _, p := range []**Code{&c.SpeciesCode, &c.BreedCode, &c.RequestedProcedureCode} {
+		if *p != nil {
+			cc := **p
+			*p = &cc
+		}
+	}
+	return &c
+}
+
+// Put adds or replaces items by Key.
+func (x *Index) Put(items ...Item) error {
+	for i := range items {
+		if items[i].Key == "" {
+			return ErrNoKey
+		}
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for i := range items {
+		x.put(cloneItem(items[i]))
+	}
+	return nil
+}
+
+func (x *Index) put(it *Item) {
+	x.remove(it.Key)
+	x.byKey[it.Key] = it
+	d, m := bucketDate(it), bucketModality(it)
+	day, ok := x.byDate[d]
+	if !ok {
+		day = map[string]map[string]*Item{}
+		x.byDate[d] = day
+		i := sort.SearchStrings(x.dates, d)
+		x.dates = append(x.dates, "")
+		copy(x.dates[i+1:], x.dates[i:])
+		x.dates[i] = d
+	}
+	mod, ok := day[m]
+	if !ok {
+		mod = map[string]*Item{}
+		day[m] = mod
+	}
+	mod[it.Key] = it
+}
+
+func (x *Index) remove(key string) {
+	old, ok := x.byKey[key]
+	if !ok {
+		return
+	}
+	delete(x.byKey, key)
+	d, m := bucketDate(old), bucketModality(old)
+	day := x.byDate[d]
+	delete(day[m], key)
+	if len(day[m]) == 0 {
+		delete(day, m)
+	}
+	if len(day) == 0 {
+		delete(x.byDate, d)
+		i := sort.SearchStrings(x.dates, d)
+		if i < len(x.dates) && x.dates[i] == d {
+			x.dates = append(x.dates[:i], x.dates[i+1:]...)
+		}
+	}
+}
+
+// Delete removes items by Key; unknown keys are ignored.
+func (x *Index) Delete(keys ...string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, k := range keys {
+		x.remove(k)
+	}
+}
+
+// ReplaceAll makes items the whole content, atomically for queries.
+func (x *Index) ReplaceAll(items []Item) error {
+	fresh := NewIndex()
+	if err := fresh.Put(items...); err != nil {
+		return err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.byKey, x.byDate, x.dates = fresh.byKey, fresh.byDate, fresh.dates
+	return nil
+}
+
+// Get returns the item with key.
+func (x *Index) Get(key string) (Item, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	it, ok := x.byKey[key]
+	if !ok {
+		return Item{}, false
+	}
+	return *cloneItem(*it), true
+}
+
+// Len returns the number of items.
+func (x *Index) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.byKey)
+}
+
+// All returns every item in schedule order.
+func (x *Index) All() []Item {
+	x.mu.RLock()
+	out := make([]*Item, 0, len(x.byKey))
+	for _, it := range x.byKey {
+		out = append(out, it)
+	}
+	x.mu.RUnlock()
+	return sortedCopies(sortItems(out))
+}
+
+// Match returns the items matching q in schedule order (date, time, key).
+func (x *Index) Match(q Query) []Item {
+	return sortedCopies(sortItems(x.match(compile(q))))
+}
+
+func (x *Index) match(c *compiled) []*Item {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var out []*Item
+	visit := func(day map[string]map[string]*Item) {
+		if c.modality != "" {
+			for _, it := range day[c.modality] {
+				if c.matches(it) {
+					out = append(out, it)
+				}
+			}
+			return
+		}
+		for _, mod := range day {
+			for _, it := range mod {
+				if c.matches(it) {
+					out = append(out, it)
+				}
+			}
+		}
+	}
+	if !c.hasDate {
+		for _, d := range x.dates {
+			visit(x.byDate[d])
+		}
+		return out
+	}
+	// Undated items never match a date key, so "" is skipped.
+	start := sort.SearchStrings(x.dates, maxStr(c.dateLo, "0"))
+	for i := start; i < len(x.dates); i++ {
+		d := x.dates[i]
+		if c.dateHi != "" && d > c.dateHi {
+			break
+		}
+		visit(x.byDate[d])
+	}
+	return out
+}
+
+func maxStr(a, b string) string {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// sortItems orders by schedule: date, time, then key for a stable answer.
+func sortItems(its []*Item) []*Item {
+	sort.Slice(its, func(i, j int) bool {
+		a, b := its[i], its[j]
+		if a.StartDate != b.StartDate {
+			return a.StartDate < b.StartDate
+		}
+		if a.StartTime != b.StartTime {
+			return a.StartTime < b.StartTime
+		}
+		return a.Key < b.Key
+	})
+	return its
+}
+
+// sortedCopies copies deeply, so callers own what they get.
+func sortedCopies(its []*Item) []Item {
+	out := make([]Item, len(its))
+	for i, it := range its {
+		out[i] = *cloneItem(*it)
+	}
+	return out
+}
