@@ -3,6 +3,7 @@ package worklist
 import (
 	"encoding/binary"
 	"testing"
+	"time"
 )
 
 // dsBuilder hand-encodes data sets, so tests can send exactly the sloppy
@@ -99,4 +100,13 @@ var syntaxes = []struct {
 	{"ImplicitLE", false, true},
 	{"ExplicitLE", false, false},
 	{"ExplicitBE", true, false},
+}
+
+func mustTime(t testing.TB, s string) time.Time {
+	t.Helper()
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
 }
