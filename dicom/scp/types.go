@@ -1,0 +1,112 @@
+// Package scp is VetBridge's DICOM server: it accepts associations from the
+// clinic's modalities, negotiates Verification, Modality Worklist FIND and
+// MPPS, and hands requests to handlers. It is transport only: what a query
+// matches and what an MPPS instance means is decided by the handlers.
+//
+// Each association runs in its own goroutine (plus a worker that runs
+// handlers, so that a C-CANCEL can be read while a C-FIND is answered). No
+// association can stall or crash another: reads and writes have deadlines
+// and panics are recovered into an A-ABORT.
+package scp
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/vetbridge/vetbridge/dicom/dimse"
+)
+
+// TransferSyntax describes the negotiated transfer syntax of a presentation
+// context.
+type TransferSyntax = dimse.TransferSyntax
+
+// Peer identifies the other end of an association.
+type Peer struct {
+	CallingAE, CalledAE string
+	Addr                string // host:port
+}
+
+// FindRequest is one C-FIND-RQ. Identifier is the raw data set in Syntax,
+// without a Part-10 header.
+type FindRequest struct {
+	Peer        Peer
+	SOPClassUID string
+	Syntax      TransferSyntax
+	Identifier  []byte
+}
+
+// FindHandler streams matches through send. It returns the final DIMSE status
+// (0x0000 success, 0xA700 out of resources, 0xA900 identifier does not match
+// SOP class, 0xC000 unable to process); a send error means the association is
+// gone or the peer cancelled, and the handler should return promptly.
+type FindHandler func(ctx context.Context, req FindRequest, send func(identifier []byte) error) uint16
+
+// MPPSRequest is one N-CREATE-RQ or N-SET-RQ on the MPPS SOP class.
+type MPPSRequest struct {
+	Peer        Peer
+	Syntax      TransferSyntax
+	SOPClassUID string
+	// SOPInstanceUID is the affected (N-CREATE) or requested (N-SET)
+	// instance; an N-CREATE may leave it empty for the SCP to assign.
+	SOPInstanceUID string
+	Dataset        []byte
+}
+
+// MPPSResponse is the handler's answer.
+type MPPSResponse struct {
+	Status       uint16
+	ErrorID      uint16
+	ErrorComment string // at most 64 characters are sent
+	Dataset      []byte // optional, in the request's transfer syntax
+	// AffectedSOPInstanceUID is the SCP-assigned instance when the N-CREATE
+	// had none; otherwise it may be left empty.
+	AffectedSOPInstanceUID string
+}
+
+// MPPSHandler receives Modality Performed Procedure Step requests.
+type MPPSHandler interface {
+	NCreate(ctx context.Context, req MPPSRequest) MPPSResponse
+	NSet(ctx context.Context, req MPPSRequest) MPPSResponse
+}
+
+// EventKind says what happened to an association.
+type EventKind int
+
+const (
+	// Accepted: A-ASSOCIATE-AC sent.
+	Accepted EventKind = iota + 1
+	// Rejected: A-ASSOCIATE-RJ sent; Reason says why.
+	Rejected
+	// Ended: an accepted association finished; Reason is "released",
+	// "aborted by peer", "idle timeout", ... .
+	Ended
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case Accepted:
+		return "accepted"
+	case Rejected:
+		return "rejected"
+	case Ended:
+		return "ended"
+	}
+	return "unknown"
+}
+
+// AssociationEvent tells the application about an association, e.g. to show
+// "devices seen" or explain why a modality gets no worklist.
+type AssociationEvent struct {
+	Kind EventKind
+	Peer Peer
+	// Reason explains a rejection or how the association ended.
+	Reason string
+	// AbstractSyntaxes lists the SOP classes accepted (Accepted only).
+	AbstractSyntaxes []string
+	// Requests counts the DIMSE requests served (Ended only).
+	Requests int
+}
+
+// AllowFunc decides whether a calling AE from an address may associate. A
+// non-nil error rejects with "calling AE not recognised" and is logged.
+type AllowFunc func(callingAE, calledAE string, remoteIP netip.Addr) error
