@@ -238,6 +238,7 @@ func toCharset(s string, cs Charset) string {
 // Runes with no mapping become '?' or, when keep is set, stay as they are
 // (upper-cased): matching uses that so a Japanese name still only matches itself.
 func transliterate(s string, keep bool) string {
+	s = greekDigraphs.Replace(s)
 	b := make([]byte, 0, len(s))
 	for _, r := range s {
 		if r < 0x80 {
@@ -279,6 +280,9 @@ func transliterate(s string, keep bool) string {
 	}
 	return string(b)
 }
+
+// greekDigraphs: ELOT 743 spells ου as "ou", not letter by letter.
+var greekDigraphs = strings.NewReplacer("ου", "ou", "ού", "ou", "Ου", "Ou", "Ού", "Ou", "ΟΥ", "OU")
 
 func capitalize(s string) string {
 	if s == "" {
