@@ -75,10 +75,14 @@ func DefaultMapping() *Mapping {
 			ID: "id", URL: "url", Status: "status",
 			Patient: "patient", Client: "client",
 			Modality: "modality", TargetAreas: "target_areas",
-			Referral: "referral", Consultation: "consultation", Appointment: "appointment",
+			Referral: "referral", Consultation: "consultation",
 			RequestingUser: "requesting_user", SupervisingVet: "supervising_veterinarian",
-			Department: "department", Remarks: "remarks", Urgent: "urgent",
+			Department: "department",
 			Created: "created", Modified: "modified",
+			// The simulator keeps the appointment, remarks and urgency on the
+			// referral; a tenant that also has them on the worklist item can
+			// name the keys here.
+			Appointment: "", Remarks: "", Urgent: "",
 		},
 		Referral: ReferralKeys{
 			ID: "id", URL: "url",

@@ -37,7 +37,7 @@ func TestDecodeWorklistDefaults(t *testing.T) {
 		it.Consultation.ID != 900 || it.RequestingUser.ID != 8 || it.Department.ID != 1 {
 		t.Errorf("relations = %+v", it)
 	}
-	if !it.SupervisingVet.IsZero() || !it.Appointment.IsZero() {
+	if !it.SupervisingVet.IsZero() || !it.Appointment.IsZero() || it.Remarks != "" || it.Urgent {
 		t.Errorf("null/absent relations should be zero: %+v %+v", it.SupervisingVet, it.Appointment)
 	}
 	if len(it.TargetAreas) != 2 || it.TargetAreas[1].ID != 12 {
@@ -71,6 +71,9 @@ func TestDecodeWorklistStatusForms(t *testing.T) {
 
 func TestDecodeWorklistInlinedAndIDRelations(t *testing.T) {
 	m := DefaultMapping()
+	if err := m.ApplyOverrides(map[string]string{"worklist.urgent": "urgent"}); err != nil {
+		t.Fatal(err)
+	}
 	it, err := m.DecodeWorklist([]byte(`{"id":"12","patient":{"id":7,"name":"Rex"},"modality":{"url":"https://h/1/api/0.1/modality/3/","name":"X-ray"},"client":44,"urgent":"yes","target_areas":"https://h/1/api/0.1/targetarea/2/"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +88,9 @@ func TestDecodeWorklistInlinedAndIDRelations(t *testing.T) {
 
 func TestDecodeWorklistErrorsNameTheKey(t *testing.T) {
 	m := DefaultMapping()
+	if err := m.ApplyOverrides(map[string]string{"worklist.urgent": "urgent"}); err != nil {
+		t.Fatal(err)
+	}
 	tests := map[string]string{
 		`[]`:                                 "JSON object",
 		`{"patient":1}`:                      `worklist.id`,
