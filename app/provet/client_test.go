@@ -525,3 +525,38 @@ func TestLimiterBudgetsAndCost(t *testing.T) {
 		t.Errorf("oversized cost waited %v", d)
 	}
 }
+
+// BenchmarkListWorklist2500 lists 2,500 items at both page sizes and reports
+// the HTTP requests and the rate-limit budget each listing costs.
+func BenchmarkListWorklist2500(b *testing.B) {
+	for _, size := range []int{50, 1000} {
+		b.Run(fmt.Sprintf("page_size=%d", size), func(b *testing.B) {
+			clock := newFakeClock()
+			f := newFakeProvet(b, clock, 2500)
+			c := newTestClient(b, f.base(), clock, nil)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, _, err := c.Worklist(context.Background(), WorklistQuery{PageSize: size}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			n := float64(b.N)
+			b.ReportMetric(float64(f.count("diagnosticimaging_worklist list GET"))/n, "requests/op")
+			b.ReportMetric(float64(f.count("diagnosticimaging_worklist list GET")*pageCost(size))/n, "budget/op")
+		})
+	}
+}
+
+func BenchmarkDecodeWorklist(b *testing.B) {
+	m := DefaultMapping()
+	raw := []byte(simWorklistJSON)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if _, err := m.DecodeWorklist(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

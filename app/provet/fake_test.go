@@ -59,7 +59,7 @@ type fakeItem struct {
 // enforcing Provet's rolling per-minute budgets on the shared fake clock and
 // recording any request that would have exceeded them.
 type fakeProvet struct {
-	t     *testing.T
+	t     testing.TB
 	clock *fakeClock
 	srv   *httptest.Server
 
@@ -78,7 +78,7 @@ type fakeProvet struct {
 
 const fakeBase = "/4/api/0.1/"
 
-func newFakeProvet(t *testing.T, clock *fakeClock, n int) *fakeProvet {
+func newFakeProvet(t testing.TB, clock *fakeClock, n int) *fakeProvet {
 	f := &fakeProvet{t: t, clock: clock, requests: map[string]int{}, fetched: map[int64]int{}, hits: map[string][]spend{}}
 	start := clock.Now().Add(-48 * time.Hour)
 	for i := 1; i <= n; i++ {

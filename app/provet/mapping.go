@@ -78,7 +78,7 @@ func DefaultMapping() *Mapping {
 			Referral: "referral", Consultation: "consultation",
 			RequestingUser: "requesting_user", SupervisingVet: "supervising_veterinarian",
 			Department: "department",
-			Created: "created", Modified: "modified",
+			Created:    "created", Modified: "modified",
 			// The simulator keeps the appointment, remarks and urgency on the
 			// referral; a tenant that also has them on the worklist item can
 			// name the keys here.
