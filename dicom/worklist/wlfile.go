@@ -32,9 +32,12 @@ const (
 func WriteFile(w io.Writer, item Item) error {
 	q := Query{SPS: true}
 	for _, a := range attrs {
-		if !a.inSPS && a.tag != tagSPSSequence {
-			q.Keys = append(q.Keys, Key{Tag: a.tag, Name: a.keyword, VR: a.vr})
+		// wlmscpfs rejects a file whose code sequence is present but empty,
+		// so an item without a code leaves the sequence out.
+		if a.tag == tagSPSSequence || (a.code != nil && *a.code(&item) == nil) {
+			continue
 		}
+		q.Keys = append(q.Keys, Key{Tag: a.tag, Name: a.keyword, VR: a.vr, InSPS: a.inSPS})
 	}
 	es := answerElements(&item, &q)
 	cs := resolveCharset(CharsetAuto, "", es)

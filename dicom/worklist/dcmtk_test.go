@@ -1,0 +1,189 @@
+package worklist
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// needTool skips only when a DCMTK binary is missing; CI installs dcmtk.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s not installed (Debian package dcmtk); skipping the real-peer test", name)
+	}
+	return p
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Files written by WriteFile are valid DICOM to dcmdump and carry (0008,0005).
+func TestWriteFileDCMDump(t *testing.T) {
+	dcmdump := needTool(t, "dcmdump")
+	it := baseItem()
+	path := filepath.Join(t.TempDir(), "item.wl")
+	var buf bytes.Buffer
+	if err := WriteFile(&buf, it); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(dcmdump, "-E", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("dcmdump: %v\n%s", err, out)
+	}
+	for _, want := range []string{"(0008,0005) CS [ISO_IR 100]", "M\xe4kinen^P\xf6rri", "(0010,2201) LO [Dog]", "(0010,2203) CS [ALTERED]",
+		"(0002,0010) UI =LittleEndianExplicit", "(0040,0100) SQ", "(0040,0001) AE [DX1]", "(0010,1002) SQ"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("dcmdump output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// WriteFile output served unchanged by DCMTK wlmscpfs, queried with findscu.
+func TestWlmscpfsServesWrittenFiles(t *testing.T) {
+	wlmscpfs := needTool(t, "wlmscpfs")
+	findscu := needTool(t, "findscu")
+	dir := t.TempDir()
+	aeDir := filepath.Join(dir, "VETBRIDGE")
+	if err := os.MkdirAll(aeDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(aeDir, "lockfile"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	items := clinicItems()
+	items[1].PatientName = "Smith^Rex"
+	for i, it := range items {
+		var buf bytes.Buffer
+		if err := WriteFile(&buf, it); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(aeDir, fmt.Sprintf("item%d.wl", i)), buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := exec.CommandContext(ctx, wlmscpfs, "-dfp", dir, fmt.Sprint(port))
+	var srvOut bytes.Buffer
+	srv.Stdout, srv.Stderr = &srvOut, &srvOut
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = srv.Wait()
+		if t.Failed() {
+			t.Logf("wlmscpfs output:\n%s", srvOut.String())
+		}
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("wlmscpfs did not listen: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	query := func(t *testing.T, keys ...string) []Item {
+		t.Helper()
+		od := t.TempDir()
+		args := []string{"-W", "-aet", "TESTSCU", "-aec", "VETBRIDGE", "-X", "-od", od}
+		for _, k := range keys {
+			args = append(args, "-k", k)
+		}
+		args = append(args, "127.0.0.1", fmt.Sprint(port))
+		out, err := exec.Command(findscu, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("findscu: %v\n%s", err, out)
+		}
+		files, _ := filepath.Glob(filepath.Join(od, "rsp*.dcm"))
+		sort.Strings(files)
+		var got []Item
+		for _, f := range files {
+			fh, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			it, err := ReadFile(fh)
+			fh.Close()
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			got = append(got, it)
+		}
+		return got
+	}
+	common := []string{"PatientName", "PatientID", "AccessionNumber", "StudyInstanceUID", "RequestedProcedureID",
+		"(0040,0100)[0].ScheduledStationAETitle", "(0040,0100)[0].ScheduledProcedureStepStartDate",
+		"(0040,0100)[0].ScheduledProcedureStepStatus", "(0040,0100)[0].ScheduledProcedureStepID"}
+
+	t.Run("by modality", func(t *testing.T) {
+		got := query(t, append(common, "(0040,0100)[0].Modality=DX")...)
+		if len(got) != 4 {
+			t.Fatalf("got %d DX items, want 4", len(got))
+		}
+		for _, it := range got {
+			if it.Modality != "DX" || it.PatientName != "Mäkinen^Pörri" || it.AccessionNumber != "ACC20261122001" || it.SPSID != "SPS1001" {
+				t.Errorf("answer %+v", it)
+			}
+		}
+	})
+	t.Run("by station and date", func(t *testing.T) {
+		got := query(t, append(common, "(0040,0100)[0].Modality", "(0040,0100)[0].ScheduledStationAETitle=US1",
+			"(0040,0100)[0].ScheduledProcedureStepStartDate=20261122")...)
+		if len(got) != 1 || got[0].PatientName != "Smith^Rex" || got[0].StationAETitle != "US1" {
+			t.Fatalf("got %+v", got)
+		}
+	})
+	t.Run("by date range", func(t *testing.T) {
+		got := query(t, append(common, "(0040,0100)[0].ScheduledProcedureStepStartDate=20261123-20261130")...)
+		if len(got) != 2 {
+			t.Fatalf("got %d items, want tomorrow's and next week's", len(got))
+		}
+	})
+}
+
+// The same files and queries give the same answers from our index as from
+// wlmscpfs, on the keys both support.
+func TestDCMTKExampleQueriesAgainstIndex(t *testing.T) {
+	files, _ := filepath.Glob("testdata/wlistqry/*.te.dcm")
+	x := NewIndex()
+	_ = x.Put(clinicItems()...)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := mustDecode(t, b, false, false)
+		for _, it := range x.Match(q) {
+			if _, err := Encode(it, q, CharsetAuto, false, false); err != nil {
+				t.Errorf("%s: %v", f, err)
+			}
+		}
+	}
+}
