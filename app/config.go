@@ -29,6 +29,10 @@ type Config struct {
 	PatientName   string            `json:"patient_name"` // "owner^pet" (PS3.5 veterinary form) or "pet"
 	Notifications NotifyConfig      `json:"notifications"`
 	Webhook       WebhookConfig     `json:"webhook"`
+	// OnDiscontinued is the Provet status an exam the modality discontinued
+	// goes back to: "requested" keeps the order open for a retake,
+	// "cancelled" withdraws it.
+	OnDiscontinued string `json:"on_discontinued"`
 }
 
 // ProvetConfig says which Provet Cloud tenant to talk to and as which
@@ -146,9 +150,11 @@ func DefaultConfig() Config {
 			Default: DeviceProfile{
 				Charset:            "auto",
 				StationFromCalling: false,
-				DaysBefore:         -1,
-				DaysAfter:          -1,
-				ShowStarted:        true,
+				// A query without a date gets yesterday to a week ahead:
+				// wide enough that tomorrow's first patient is not hidden.
+				DaysBefore:  1,
+				DaysAfter:   7,
+				ShowStarted: false,
 			},
 		},
 		PollInterval: Duration(15 * time.Second),
@@ -160,7 +166,8 @@ func DefaultConfig() Config {
 			{Provet: "Ultrasound", Modality: "US", StationAE: "US1"},
 			{Provet: "CT", Modality: "CT", StationAE: "CT1"},
 		},
-		PatientName: "owner^pet",
+		PatientName:    "owner^pet",
+		OnDiscontinued: "requested",
 	}
 }
 
@@ -296,6 +303,11 @@ func (c Config) Validate() error {
 	case "owner^pet", "pet":
 	default:
 		add("patient_name", `choose "owner^pet" or "pet"`)
+	}
+	switch c.OnDiscontinued {
+	case "requested", "cancelled":
+	default:
+		add("on_discontinued", `choose "requested" (retake later) or "cancelled"`)
 	}
 	if len(errs) > 0 {
 		return errs

@@ -51,7 +51,7 @@ func (m itemMapping) record(o provetOrder, now time.Time) record {
 		loc = time.Local
 	}
 	it := worklist.Item{Key: m.key(w.ID), Updated: now}
-	rec := record{Source: "provet", ProvetID: int(w.ID), ProvetStatus: w.StatusRaw, ProvetModified: w.Modified, Arrived: now}
+	rec := record{Source: "provet", ProvetID: int(w.ID), ProvetStatus: w.StatusRaw, ProvetState: w.Status.String(), ProvetModified: w.Modified, Arrived: now}
 
 	// The animal and its owner (PS3.5 6.2.1.1: Owner^Animal).
 	pet, owner, ownerOrg := "", "", ""
@@ -177,8 +177,11 @@ func (m itemMapping) record(o provetOrder, now time.Time) record {
 }
 
 func (m itemMapping) key(id int64) string {
-	return "provet:" + m.ProvetID + ":" + strconv.FormatInt(id, 10)
+	return m.keyPrefix() + strconv.FormatInt(id, 10)
 }
+
+// keyPrefix starts the key of every item from this installation.
+func (m itemMapping) keyPrefix() string { return "provet:" + m.ProvetID + ":" }
 
 // accession fits DICOM's 16-character SH: the Provet ID when it is short
 // enough, else a short hash of the installation, then the worklist id.

@@ -18,6 +18,7 @@ type record struct {
 	Source         string        `json:"source"` // "provet" or "import"
 	ProvetID       int           `json:"provet_id,omitempty"`
 	ProvetStatus   string        `json:"provet_status,omitempty"` // raw value, as configured
+	ProvetState    string        `json:"provet_state,omitempty"`  // what the mapping made of it: requested, in_progress, ...
 	ProvetModified time.Time     `json:"provet_modified,omitzero"`
 	PetName        string        `json:"pet_name,omitempty"`
 	OwnerName      string        `json:"owner_name,omitempty"`

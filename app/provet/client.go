@@ -18,7 +18,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 )
@@ -48,7 +47,8 @@ type Options struct {
 	// sign-in's client). Required.
 	HTTPClient *http.Client
 	// Reauth forces a token refresh after Provet answered 401; the call is
-	// then retried once. Nil means a 401 is final.
+	// then retried once. Nil means a 401 is final. Concurrent calls that all
+	// meet a 401 each call it, so it should coalesce simultaneous refreshes.
 	Reauth func(ctx context.Context) error
 	// Mapping decodes worklist and referral objects; nil means DefaultMapping.
 	Mapping *Mapping
@@ -96,8 +96,21 @@ func New(o Options) (*Client, error) {
 		base.Path += "/"
 	}
 	base.RawQuery, base.Fragment = "", ""
+	// A copy of the caller's client with our own redirect policy: the token
+	// transport signs every request it sees, so a redirect off Provet would
+	// hand the token to another host.
+	hc := *o.HTTPClient
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 5 || !strings.EqualFold(req.URL.Host, base.Host) || req.URL.Scheme != base.Scheme {
+			return errRedirect
+		}
+		if via[0].Method != http.MethodGet {
+			return errRedirect // a redirected PATCH would silently become a GET
+		}
+		return nil
+	}
 	c := &Client{
-		base: base, hc: o.HTTPClient, reauth: o.Reauth, mapping: o.Mapping,
+		base: base, hc: &hc, reauth: o.Reauth, mapping: o.Mapping,
 		log: o.Logger, reqTO: o.RequestTimeout, callTO: o.CallTimeout, tries: o.MaxAttempts,
 		ua: o.UserAgent, now: o.Now, sleep: o.Sleep,
 	}
@@ -266,8 +279,19 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			if s == http.StatusNotImplemented {
 				return nil, last
 			}
-			c.log.Debug("provet: server error, retrying", "path", rel, "status", s, "attempt", attempt)
-			if err := c.backoff(ctx, attempt); err != nil {
+			if attempt >= c.tries {
+				return nil, last
+			}
+			// A 503 may say when the service returns (maintenance).
+			wait := retryAfter(resp.header, c.now())
+			if wait <= 0 {
+				wait = c.backoffDelay(attempt)
+			}
+			if dl, ok := ctx.Deadline(); wait > maxRetryWait || (ok && time.Until(dl) < wait) {
+				return nil, last
+			}
+			c.log.Debug("provet: server error, retrying", "path", rel, "status", s, "attempt", attempt, "wait", wait)
+			if err := c.sleep(ctx, wait); err != nil {
 				return nil, c.ctxErr(ctx, last, last)
 			}
 		case s == http.StatusNotFound || s == http.StatusGone:
@@ -335,7 +359,10 @@ func (c *Client) attempt(ctx context.Context, method string, u *url.URL, body []
 	return &response{body: b, header: resp.Header, tls: resp.TLS, status: resp.StatusCode}, nil
 }
 
-var errTooLarge = fmt.Errorf("the answer is larger than %d MB", MaxBodyBytes>>20)
+var (
+	errTooLarge = fmt.Errorf("the answer is larger than %d MB", MaxBodyBytes>>20)
+	errRedirect = errors.New("Provet redirected the request away from the API address; check the Provet URL setting")
+)
 
 // classifyTransport tells network trouble (retry, offline) from failures a
 // retry cannot fix.
@@ -349,7 +376,7 @@ func classifyTransport(err error) (kind error, retry bool) {
 		}
 		return ErrUnauthorized, false
 	}
-	if errors.Is(err, errTooLarge) {
+	if errors.Is(err, errTooLarge) || errors.Is(err, errRedirect) {
 		return ErrServer, false
 	}
 	var (
@@ -420,12 +447,8 @@ func excerpt(b []byte) string {
 	if len(b) > n {
 		b = b[:n]
 	}
-	s := strings.ToValidUTF8(string(b), "")
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) == n && !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "")
-	}
-	return s
+	// Cutting may split a rune; dropping invalid bytes repairs that.
+	return strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "")), " ")
 }
 
 // getJSON fetches rel and returns the body.

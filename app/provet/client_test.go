@@ -560,3 +560,57 @@ func BenchmarkDecodeWorklist(b *testing.B) {
 		}
 	}
 }
+
+func TestServiceUnavailableRetryAfter(t *testing.T) {
+	clock := newFakeClock()
+	f := newFakeProvet(t, clock, 3)
+	f.before = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if n == 1 {
+			w.Header().Set("Retry-After", "20")
+			http.Error(w, "maintenance", http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	}
+	c := newTestClient(t, f.base(), clock, nil)
+	if _, err := c.WorklistItem(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if s := clock.Sleeps(); len(s) != 1 || s[0] != 20*time.Second {
+		t.Errorf("sleeps = %v, want the 20s Provet asked for", s)
+	}
+}
+
+func TestRedirectsStayOnProvet(t *testing.T) {
+	clock := newFakeClock()
+	elsewhere := newFakeProvet(t, clock, 3)
+	f := newFakeProvet(t, clock, 3)
+	f.before = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/1/"):
+			http.Redirect(w, r, elsewhere.base()+"diagnosticimaging_worklist/1/", http.StatusFound)
+		case strings.HasSuffix(r.URL.Path, "/2/"):
+			http.Redirect(w, r, f.base()+"diagnosticimaging_worklist/3/", http.StatusMovedPermanently)
+		default:
+			return false
+		}
+		return true
+	}
+	c := newTestClient(t, f.base(), clock, nil)
+	_, err := c.WorklistItem(context.Background(), 1)
+	if !errors.Is(err, ErrServer) || !strings.Contains(err.Error(), "redirected") {
+		t.Errorf("cross-host redirect: %v", err)
+	}
+	if elsewhere.total() != 0 {
+		t.Errorf("the other host received %d requests", elsewhere.total())
+	}
+	if it, err := c.WorklistItem(context.Background(), 2); err != nil || it.ID != 3 {
+		t.Errorf("same-host redirect: %+v %v", it, err)
+	}
+	if _, err := c.SetWorklistStatus(context.Background(), 2, StatusCompleted); !errors.Is(err, ErrServer) {
+		t.Errorf("redirected PATCH: %v", err)
+	}
+	if f.items[2].status == 3 {
+		t.Error("a redirected PATCH changed another item")
+	}
+}

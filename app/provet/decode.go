@@ -20,7 +20,7 @@ type Ref struct {
 }
 
 // IsZero reports whether the relation is empty (null or absent).
-func (r Ref) IsZero() bool { return r.ID == 0 && r.URL == "" }
+func (r Ref) IsZero() bool { return r.ID == 0 && r.URL == "" && r.Name == "" }
 
 // object is one decoded JSON object whose values are read lazily and
 // leniently by key: the same field may be a number on one tenant and a string
@@ -251,18 +251,23 @@ func decodeRef(v json.RawMessage) (Ref, error) {
 		if err := json.Unmarshal(v, &s); err != nil {
 			return Ref{}, err
 		}
-		if strings.TrimSpace(s) == "" {
+		s = strings.TrimSpace(s)
+		if s == "" {
 			return Ref{}, nil
+		}
+		if !strings.Contains(s, "/") {
+			if id, err := strconv.ParseInt(s, 10, 64); err == nil && id > 0 {
+				return Ref{ID: id}, nil
+			}
+			// Some tenants may serialise a relation by its display name
+			// (a modality "X-ray"): keep the name rather than fail the item.
+			return Ref{Name: s}, nil
 		}
 		id, err := IDFromURL(s)
 		if err != nil {
 			return Ref{}, err
 		}
-		r := Ref{ID: id}
-		if strings.Contains(s, "/") {
-			r.URL = s
-		}
-		return r, nil
+		return Ref{ID: id, URL: s}, nil
 	case '{':
 		o, err := parseObject(v)
 		if err != nil {

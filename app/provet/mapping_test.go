@@ -84,6 +84,10 @@ func TestDecodeWorklistInlinedAndIDRelations(t *testing.T) {
 	if len(it.TargetAreas) != 1 || it.TargetAreas[0].ID != 2 {
 		t.Errorf("single target area = %+v", it.TargetAreas)
 	}
+	it, err = m.DecodeWorklist([]byte(`{"id":13,"modality":"X-ray","target_areas":["Thorax","Abdomen"]}`))
+	if err != nil || it.Modality.Name != "X-ray" || it.Modality.ID != 0 || len(it.TargetAreas) != 2 || it.TargetAreas[1].Name != "Abdomen" {
+		t.Errorf("relations by name: %+v %v", it, err)
+	}
 }
 
 func TestDecodeWorklistErrorsNameTheKey(t *testing.T) {

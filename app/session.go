@@ -1,0 +1,180 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vetbridge/vetbridge/app/provet"
+	"github.com/vetbridge/vetbridge/app/signin"
+)
+
+// keyringAccount names the refresh token in the OS keyring; one per data
+// directory would be nicer, but the keyring is per user and so is the app.
+const keyringAccount = "provet-refresh-token"
+
+// signinManager builds the OAuth2 client for the configured tenant. The token
+// store is opened here, off the UI goroutine, because a locked keyring may
+// take seconds to answer.
+func (a *App) signinManager(ctx context.Context, cfg Config) (*signin.Manager, provet.Tenant, error) {
+	pc := cfg.Provet
+	tenant, err := provet.ResolveTenant(pc.Region, pc.BaseURL, pc.ProvetID)
+	if err != nil {
+		return nil, tenant, err
+	}
+	a.mu.Lock()
+	tokens := a.tokens
+	a.mu.Unlock()
+	if tokens == nil {
+		tokens = signin.OpenStore(ctx, a.dir, keyringAccount, a.log)
+		if tokens.Kind() == "file" {
+			a.log.Warn("no system keyring: the Provet sign-in is kept in a file only this user can read", "dir", a.dir)
+			a.setStatus(func(s *Status) {
+				s.Message = "No system keyring found: the Provet sign-in is kept in a private file in the data directory."
+			})
+		}
+		a.mu.Lock()
+		a.tokens = tokens
+		a.mu.Unlock()
+	}
+	m, err := signin.New(signin.Config{
+		BaseURL:      tenant.OAuthBase,
+		ProvetID:     tenant.ProvetID,
+		ClientID:     pc.ClientID,
+		ClientSecret: pc.ClientSecret,
+		Scopes:       pc.Scopes,
+		RedirectPort: pc.RedirectPort,
+		AuthorizeURL: pc.AuthorizeURL,
+		TokenURL:     pc.TokenURL,
+		RevokeURL:    pc.RevokeURL,
+		OpenURL:      a.openURL,
+		Store:        tokens,
+		Logger:       a.log,
+		OnSignInAgain: func(err error) {
+			a.log.Warn("Provet sign-in ended; the technician must sign in again", "err", err)
+			a.dropSession()
+			a.setStatus(func(s *Status) {
+				s.State = StateSignedOut
+				s.Message = "The Provet sign-in has expired. Sign in again; the worklist is still served."
+			})
+			a.hub.publish(Event{Kind: EventSignInAgain, Message: "Sign in to Provet Cloud again."})
+		},
+	})
+	return m, tenant, err
+}
+
+// restoreSession resumes the stored sign-in at start-up, so a restart needs
+// no browser.
+func (a *App) restoreSession(ctx context.Context) {
+	cfg := a.Config()
+	if cfg.Provet.ClientID == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	m, tenant, err := a.signinManager(ctx, cfg)
+	if err != nil {
+		a.log.Warn("Provet connection settings are incomplete", "err", err)
+		return
+	}
+	sess, err := m.Restore(ctx)
+	if err != nil {
+		if !errors.Is(err, signin.ErrNoToken) {
+			a.log.Warn("could not resume the Provet sign-in", "err", err)
+		}
+		return
+	}
+	a.adoptSession(ctx, sess, tenant)
+}
+
+// SignIn runs the browser sign-in and blocks until the technician finishes
+// it (or ctx ends). It returns who signed in.
+func (a *App) SignIn(ctx context.Context) (string, error) {
+	cfg := a.Config()
+	if cfg.Provet.ClientID == "" {
+		return "", fmt.Errorf("enter the Provet client ID in Settings before signing in")
+	}
+	m, tenant, err := a.signinManager(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	sess, err := m.SignIn(ctx)
+	if err != nil {
+		return "", err
+	}
+	who := a.adoptSession(ctx, sess, tenant)
+	signal(a.syncNow)
+	return who, nil
+}
+
+func (a *App) adoptSession(ctx context.Context, sess *signin.Session, tenant provet.Tenant) string {
+	a.mu.Lock()
+	mapping := a.mapping
+	a.mu.Unlock()
+	client, err := provet.New(provet.Options{
+		APIBase:    tenant.APIBase,
+		HTTPClient: sess.Client(),
+		Reauth:     sess.ForceRefresh,
+		Mapping:    mapping,
+		Logger:     a.log,
+		UserAgent:  "VetBridge",
+	})
+	if err != nil {
+		a.log.Error("cannot build the Provet client", "err", err)
+		return ""
+	}
+	who := ""
+	if u, err := sess.User(ctx); err == nil {
+		who = u.Display()
+	}
+	if who == "" {
+		who = "Provet user"
+	}
+	a.mu.Lock()
+	a.session, a.client = sess, client
+	a.mu.Unlock()
+	a.setStatus(func(s *Status) {
+		s.SignedInAs = who
+		if s.State == StateSignedOut {
+			s.State = StateOK
+		}
+		s.Message = ""
+	})
+	a.log.Info("signed in to Provet Cloud", "api", tenant.APIBase)
+	return who
+}
+
+// SignOut revokes the session at Provet and forgets it. The cached worklist
+// stays served: the modalities should not notice.
+func (a *App) SignOut(ctx context.Context) error {
+	a.mu.Lock()
+	sess := a.session
+	a.mu.Unlock()
+	a.dropSession()
+	a.setStatus(func(s *Status) {
+		s.State = StateSignedOut
+		s.SignedInAs = ""
+		s.Message = "Signed out. The worklist is still served from the last sync."
+	})
+	if sess == nil {
+		return nil
+	}
+	if err := sess.SignOut(ctx); err != nil {
+		return fmt.Errorf("signed out here, but Provet did not confirm the revocation (it expires by itself): %w", err)
+	}
+	return nil
+}
+
+func (a *App) dropSession() {
+	a.mu.Lock()
+	a.session, a.client = nil, nil
+	a.mu.Unlock()
+}
+
+// provetClient returns the API client, or nil when signed out.
+func (a *App) provetClient() *provet.Client {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.client
+}
