@@ -42,8 +42,11 @@ const (
 
 // Data set type values for (0000,0800).
 const (
-	NoDataSet      uint16 = 0x0101
-	DataSetPresent uint16 = 0x0000
+	NoDataSet uint16 = 0x0101
+	// DataSetPresent is what we send when there is a data set. PS3.7 lets
+	// any value but 0x0101 mean "present"; 0x0001 is what DCMTK and
+	// pynetdicom send, so it is what every peer has been tested with.
+	DataSetPresent uint16 = 0x0001
 )
 
 // Priority values for (0000,0700).
@@ -104,8 +107,10 @@ type Command struct {
 	MoveDestination      string
 
 	// present records which optional US elements were on the wire, so that a
-	// re-encoded command carries the same ones.
-	present uint16
+	// re-encoded command carries the same ones; dataSetType keeps the exact
+	// "present" value received.
+	present     uint16
+	dataSetType uint16
 }
 
 const (
@@ -116,6 +121,7 @@ const (
 	hasErrorID
 	hasEventType
 	hasActionType
+	hasDataSetType
 )
 
 // IsResponse reports whether the command field has the response bit.
@@ -186,10 +192,10 @@ func (c *Command) Encode(b []byte) ([]byte, error) {
 	str(tagAffectedSOPClassUID, c.AffectedSOPClassUID, 0)
 	str(tagRequestedSOPClassUID, c.RequestedSOPClassUID, 0)
 	us(tagCommandField, c.CommandField)
-	if !resp || c.present&hasMessageID != 0 || c.MessageID != 0 {
+	if (!resp && c.CommandField != CCancelRQ) || c.present&hasMessageID != 0 || c.MessageID != 0 {
 		us(tagMessageID, c.MessageID)
 	}
-	if resp || c.CommandField == CCancelRQ {
+	if resp || c.CommandField == CCancelRQ || c.present&hasRespondedTo != 0 || c.MessageIDBeingRespondedTo != 0 {
 		us(tagMessageIDRespondedTo, c.MessageIDBeingRespondedTo)
 	}
 	str(tagMoveDestination, c.MoveDestination, ' ')
@@ -197,7 +203,11 @@ func (c *Command) Encode(b []byte) ([]byte, error) {
 		us(tagPriority, c.Priority)
 	}
 	if c.HasDataSet {
-		us(tagDataSetType, DataSetPresent)
+		t := c.dataSetType
+		if t == 0 && c.present&hasDataSetType == 0 || t == NoDataSet {
+			t = DataSetPresent
+		}
+		us(tagDataSetType, t)
 	} else {
 		us(tagDataSetType, NoDataSet)
 	}
@@ -289,6 +299,8 @@ func DecodeCommand(b []byte) (*Command, error) {
 			var t uint16
 			t, err = u16()
 			c.HasDataSet = t != NoDataSet
+			c.dataSetType = t
+			c.present |= hasDataSetType
 			sawDataSetType = true
 		case tagStatus:
 			c.Status, err = u16()
@@ -327,6 +339,9 @@ func DecodeCommand(b []byte) (*Command, error) {
 func decodeAT(v []byte, elem uint16) ([]uint32, error) {
 	if len(v)%4 != 0 {
 		return nil, fmt.Errorf("%w: AT element (0000,%04X) of %d bytes", ErrCommand, elem, len(v))
+	}
+	if len(v) == 0 {
+		return nil, nil
 	}
 	out := make([]uint32, 0, len(v)/4) // bounded by the command length
 	for i := 0; i < len(v); i += 4 {

@@ -366,7 +366,12 @@ func (u *UserInfo) decode(b []byte) error {
 		case subImplClassUID:
 			u.ImplementationClassUID = trimUID(val)
 		case subImplVersionName:
+			// PS3.7 caps the name at 16 characters; a longer one is kept
+			// short rather than refused, as it only ever reaches logs.
 			u.ImplementationVersionName = trimAE(val)
+			if len(u.ImplementationVersionName) > 16 {
+				u.ImplementationVersionName = trimAE([]byte(u.ImplementationVersionName[:16]))
+			}
 		case subAsyncOps:
 			if len(val) != 4 {
 				return fmt.Errorf("%w: asynchronous operations sub-item of %d bytes", ErrMalformed, len(val))

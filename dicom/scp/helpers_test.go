@@ -3,8 +3,8 @@ package scp_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,6 +31,15 @@ type testServer struct {
 
 func startServer(t testing.TB, cfg scp.Config) *testServer {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startServerOn(t, ln, cfg)
+}
+
+func startServerOn(t testing.TB, ln net.Listener, cfg scp.Config) *testServer {
+	t.Helper()
 	before := runtime.NumGoroutine()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -40,10 +49,6 @@ func startServer(t testing.TB, cfg scp.Config) *testServer {
 	}
 	if cfg.AETitle == "" {
 		cfg.AETitle = "VETBRIDGE"
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
 	}
 	srv := scp.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
