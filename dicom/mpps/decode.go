@@ -235,21 +235,23 @@ func (g *guard) item(b []byte, depth int) (int, error) {
 	return 8 + int(vl), nil
 }
 
-// sentinel is an empty private element put in front of the data. With
+// sentinel is an empty element put in front of the data. With
 // SkipMetadataReadOnNewParserInit the library still guesses a transfer syntax
 // by test-reading the first element under each syntax in turn; were that the
 // peer's element, a wrong guess could read a length of up to 4 GiB from it and
-// allocate that much. Our own zero-length element, read under any guess,
-// yields a length below 64 KiB; the guess is then overridden with the
-// negotiated syntax and the sentinel discarded.
-var sentinelTag = tag.Tag{Group: 0x0009, Element: 0x0010}
+// allocate that much. Our own element is a group length (UL): under any guess
+// it either has a zero length or a length the library refuses before
+// allocating, because integer values are bounded by the remaining input. The
+// guess is then overridden with the negotiated syntax and the sentinel
+// discarded.
+var sentinelTag = tag.Tag{Group: 0x0008, Element: 0x0000}
 
 func sentinel(bo binary.ByteOrder, implicit bool) []byte {
 	b := make([]byte, 8)
 	bo.PutUint16(b, sentinelTag.Group)
 	bo.PutUint16(b[2:], sentinelTag.Element)
 	if !implicit {
-		copy(b[4:], "LO") // 16-bit zero length follows
+		copy(b[4:], "UL") // 16-bit zero length follows
 	}
 	return b
 }

@@ -227,7 +227,9 @@ func refs(e *dicom.Element) []ScheduledStepRef {
 // Checks, in order: duplicate (0x0111), UID syntax (0x0117), decoding (0x0110),
 // absent Type 1 attributes (0x0120), present but empty ones (0x0121), and
 // values: the status must be IN PROGRESS, dates and times well formed
-// (0x0106). Each refusal lists every offending tag of its kind.
+// (0x0106). Each refusal lists every offending tag of its kind. Modality,
+// patient and the other attributes are taken as sent, not required: refusing
+// an exam over them would only lose its status update.
 func Create(uid string, data []byte, bigEndian, implicit bool, existing bool) (Step, *Failure) {
 	if existing {
 		return Step{}, fail(StatusDuplicateInstance, "MPPS instance already exists")
