@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -78,7 +77,7 @@ func encodeItem(it Item) []byte {
 	return append(b, it.Data...)
 }
 
-var errCorruptItem = errors.New("corrupt worklist item record")
+var errCorruptItem = fmt.Errorf("worklist item record: %w", ErrCorrupt)
 
 // decodeItem parses a record produced by encodeItem. The returned Data aliases
 // rec; callers inside a transaction must copy it.

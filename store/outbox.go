@@ -79,7 +79,7 @@ func enqueueTx(tx *bolt.Tx, e Entry, now time.Time) (uint64, bool, error) {
 	dedup := tx.Bucket(bucketDedup)
 	if v := dedup.Get([]byte(e.DedupKey)); v != nil {
 		if len(v) != 8 {
-			return 0, false, fmt.Errorf("corrupt dedup record for %q", e.DedupKey)
+			return 0, false, fmt.Errorf("dedup record for %q: %w", e.DedupKey, ErrCorrupt)
 		}
 		return binary.BigEndian.Uint64(v), true, nil
 	}
@@ -139,12 +139,12 @@ func (s *Store) PendingOutbox() ([]OutboxEntry, error) {
 // decodeOutbox copies as it decodes: json.Unmarshal never aliases its input.
 func decodeOutbox(k, v []byte) (OutboxEntry, error) {
 	if len(k) != 8 {
-		return OutboxEntry{}, fmt.Errorf("corrupt outbox key %x", k)
+		return OutboxEntry{}, fmt.Errorf("outbox key %x: %w", k, ErrCorrupt)
 	}
 	id := binary.BigEndian.Uint64(k)
 	var r outboxRecord
 	if err := json.Unmarshal(v, &r); err != nil {
-		return OutboxEntry{}, fmt.Errorf("corrupt outbox entry %d: %w", id, err)
+		return OutboxEntry{}, fmt.Errorf("outbox entry %d: %w (%v)", id, ErrCorrupt, err)
 	}
 	return OutboxEntry{
 		ID: id, DedupKey: r.DedupKey, Payload: r.Payload, Attempts: r.Attempts,
@@ -178,7 +178,7 @@ func (s *Store) MarkFailed(id uint64, errMsg string, next time.Time) error {
 		}
 		var r outboxRecord
 		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("corrupt outbox entry: %w", err)
+			return fmt.Errorf("outbox entry: %w (%v)", ErrCorrupt, err)
 		}
 		r.Attempts++
 		r.LastError = truncateError(errMsg)

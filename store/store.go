@@ -73,6 +73,11 @@ var ErrSchemaTooNew = errors.New("database schema is newer than this VetBridge")
 // ErrNotFound is returned (wrapped) when an outbox entry to update does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrCorrupt is returned (wrapped) when a stored record cannot be decoded. The
+// worklist can be rebuilt from Provet: deleting the affected item, or moving
+// the database file aside, recovers.
+var ErrCorrupt = errors.New("corrupt record in the VetBridge database (delete the item or move " + FileName + " aside and resync from Provet)")
+
 // ErrInvalid is returned (wrapped) when an argument cannot be stored, such as an
 // empty key or a malformed date.
 var ErrInvalid = errors.New("invalid argument")
@@ -135,7 +140,7 @@ func (s *Store) init() error {
 			return meta.Put(keySchema, u64(SchemaVersion))
 		}
 		if len(v) != 8 {
-			return fmt.Errorf("database in %s has a corrupt schema marker; move %s aside to start afresh", s.dir, FileName)
+			return fmt.Errorf("schema marker in %s: %w", s.dir, ErrCorrupt)
 		}
 		if got := binary.BigEndian.Uint64(v); got > SchemaVersion {
 			return fmt.Errorf("the database in %s was written by a newer VetBridge (schema %d, this version understands up to %d); update VetBridge or choose another data directory: %w",

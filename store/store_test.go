@@ -657,3 +657,51 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestCorruptItemRecovers(t *testing.T) {
+	s := openT(t, t.TempDir())
+	mustNil(t, s.PutItem(Item{Key: "k", Date: "20260101", Modality: "DX"}))
+	mustNil(t, s.PutItem(Item{Key: "ok", Date: "20260101", Modality: "DX"}))
+	mustNil(t, s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketItems).Put([]byte("k"), []byte{0xEE, 1, 2})
+	}))
+	if _, _, err := s.GetItem("k"); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("GetItem on corrupt record: %v", err)
+	}
+	if err := s.AllItems(func(Item) error { return nil }); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("AllItems over corrupt record: %v", err)
+	}
+	// Replacing the record leaves its old index entries behind (they cannot
+	// be read from it); lookups must not return the item under them.
+	mustNil(t, s.PutItem(Item{Key: "k", Date: "20260202", Modality: "US"}))
+	eq(t, "old date", byDate(t, s, "20260101", "20260101"), []string{"ok"})
+	eq(t, "old modality", byMod(t, s, "DX"), []string{"ok"})
+	eq(t, "new date", byDate(t, s, "20260202", "20260202"), []string{"k"})
+	eq(t, "new modality", byMod(t, s, "US"), []string{"k"})
+	// Deleting a corrupt record works too.
+	mustNil(t, s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketItems).Put([]byte("ok"), []byte{})
+	}))
+	mustNil(t, s.DeleteItem("ok"))
+	eq(t, "all", all(t, s), []string{"k"})
+}
+
+func TestCorruptOutboxEntry(t *testing.T) {
+	s := openT(t, t.TempDir())
+	id, _, err := s.Enqueue(Entry{DedupKey: "a"})
+	mustNil(t, err)
+	mustNil(t, s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).Put(u64(id), []byte("{"))
+	}))
+	if _, err := s.PendingOutbox(); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("PendingOutbox: %v", err)
+	}
+	if err := s.MarkFailed(id, "x", time.Now()); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("MarkFailed: %v", err)
+	}
+	// A corrupt entry can still be dropped so the queue moves on.
+	mustNil(t, s.MarkSent(id))
+	if p, err := s.PendingOutbox(); err != nil || len(p) != 0 {
+		t.Fatalf("after dropping: %v %v", p, err)
+	}
+}
