@@ -9,10 +9,14 @@ import (
 // Faults are failures injected into every tenant request (OAuth and REST, not
 // /_sim/). They can be changed while the server runs.
 type Faults struct {
-	ErrorRate float64       `json:"error_rate"` // 0..1: share of requests answered 500/502/503
-	DropRate  float64       `json:"drop_rate"`  // 0..1: share of connections closed without an answer
-	Latency   time.Duration `json:"latency"`    // added before each request is handled
-	Outage    bool          `json:"outage"`     // every request fails with 503
+	ErrorRate float64 `json:"error_rate"` // 0..1: share of requests answered 500/502/503
+	DropRate  float64 `json:"drop_rate"`  // 0..1: share of connections closed without an answer
+	// DropResponseRate is the share of requests that are handled (a PATCH is
+	// applied) but whose answer is lost with the connection: the case that
+	// makes a client retry something that already happened.
+	DropResponseRate float64       `json:"drop_response_rate"`
+	Latency          time.Duration `json:"latency"` // added before each request is handled
+	Outage           bool          `json:"outage"`  // every request fails with 503
 }
 
 // SetFaults replaces the injected faults.
@@ -41,6 +45,7 @@ func (s *Server) withFaults(next http.Handler) http.Handler {
 		f := s.faults
 		drop := f.DropRate > 0 && s.faultRng.Float64() < f.DropRate
 		fail := f.ErrorRate > 0 && s.faultRng.Float64() < f.ErrorRate
+		dropAfter := f.DropResponseRate > 0 && s.faultRng.Float64() < f.DropResponseRate
 		status := errorStatuses[s.faultRng.IntN(len(errorStatuses))]
 		s.fmu.Unlock()
 		if f.Latency > 0 {
@@ -57,18 +62,33 @@ func (s *Server) withFaults(next http.Handler) http.Handler {
 			w.Header().Set("Retry-After", "30")
 			detail(w, http.StatusServiceUnavailable, "Service temporarily unavailable (simulated outage).")
 		case drop:
-			if hj, ok := w.(http.Hijacker); ok {
-				if conn, _, err := hj.Hijack(); err == nil {
-					_ = conn.Close()
-					return
-				}
-			}
-			// HTTP/2 cannot be hijacked: abort the stream instead.
-			panic(http.ErrAbortHandler)
+			hangUp(w)
 		case fail:
 			detail(w, status, "Simulated server error.")
+		case dropAfter:
+			next.ServeHTTP(&discardWriter{header: http.Header{}}, r)
+			hangUp(w)
 		default:
 			next.ServeHTTP(w, r)
 		}
 	})
 }
+
+// hangUp closes the connection without an answer.
+func hangUp(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	// HTTP/2 cannot be hijacked: abort the stream instead.
+	panic(http.ErrAbortHandler)
+}
+
+// discardWriter lets a handler run to completion while its answer is lost.
+type discardWriter struct{ header http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}

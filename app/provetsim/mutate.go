@@ -344,18 +344,19 @@ func (s *Server) routeSim(mux *http.ServeMux) {
 
 // faultsWire is Faults for scripts, with latency in words ("250ms").
 type faultsWire struct {
-	ErrorRate float64 `json:"error_rate"`
-	DropRate  float64 `json:"drop_rate"`
-	Latency   string  `json:"latency"`
-	Outage    bool    `json:"outage"`
+	ErrorRate        float64 `json:"error_rate"`
+	DropRate         float64 `json:"drop_rate"`
+	DropResponseRate float64 `json:"drop_response_rate"`
+	Latency          string  `json:"latency"`
+	Outage           bool    `json:"outage"`
 }
 
 func faultsToWire(f Faults) faultsWire {
-	return faultsWire{ErrorRate: f.ErrorRate, DropRate: f.DropRate, Latency: f.Latency.String(), Outage: f.Outage}
+	return faultsWire{ErrorRate: f.ErrorRate, DropRate: f.DropRate, DropResponseRate: f.DropResponseRate, Latency: f.Latency.String(), Outage: f.Outage}
 }
 
 func (fw faultsWire) faults() (Faults, error) {
-	f := Faults{ErrorRate: fw.ErrorRate, DropRate: fw.DropRate, Outage: fw.Outage}
+	f := Faults{ErrorRate: fw.ErrorRate, DropRate: fw.DropRate, DropResponseRate: fw.DropResponseRate, Outage: fw.Outage}
 	if fw.Latency != "" {
 		d, err := time.ParseDuration(fw.Latency)
 		if err != nil || d < 0 {
@@ -363,8 +364,10 @@ func (fw faultsWire) faults() (Faults, error) {
 		}
 		f.Latency = d
 	}
-	if f.ErrorRate < 0 || f.ErrorRate > 1 || f.DropRate < 0 || f.DropRate > 1 {
-		return f, errors.New("error_rate and drop_rate are shares between 0 and 1")
+	for _, r := range []float64{f.ErrorRate, f.DropRate, f.DropResponseRate} {
+		if r < 0 || r > 1 {
+			return f, errors.New("error_rate, drop_rate and drop_response_rate are shares between 0 and 1")
+		}
 	}
 	return f, nil
 }

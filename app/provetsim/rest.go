@@ -249,11 +249,13 @@ func (s *Server) getWorklist(w http.ResponseWriter, r *http.Request, rr renderer
 	})(w, r, rr)
 }
 
-// Patch is one PATCH the simulator received, valid or not.
+// Patch is one PATCH the simulator received after authentication and the
+// rate limit, valid or not, with the status it was answered (200 applied).
 type Patch struct {
 	WorklistID int
 	Body       json.RawMessage
 	At         time.Time
+	Status     int
 }
 
 // Patches returns every PATCH received on the worklist, oldest first.
@@ -264,40 +266,37 @@ func (s *Server) Patches() []Patch {
 }
 
 func (s *Server) patchWorklist(w http.ResponseWriter, r *http.Request, rr renderer) {
-	id, err := strconv.Atoi(r.PathValue("id"))
-	if err != nil {
-		detail(w, http.StatusNotFound, "Not found.")
-		return
-	}
+	id, _ := strconv.Atoi(r.PathValue("id")) // 0 is never an id: it answers 404 below
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-	if err != nil {
-		detail(w, http.StatusBadRequest, "The request body could not be read or is over 64 KiB.")
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.patches = append(s.patches, Patch{WorklistID: id, Body: json.RawMessage(body), At: s.now()})
+	status, answer := s.applyPatchLocked(id, body, err, rr)
+	s.patches = append(s.patches, Patch{WorklistID: id, Body: json.RawMessage(body), At: s.now(), Status: status})
+	writeJSON(w, status, answer)
+}
+
+func (s *Server) applyPatchLocked(id int, body []byte, readErr error, rr renderer) (int, any) {
+	if readErr != nil {
+		return http.StatusBadRequest, map[string]string{"detail": "The request body could not be read or is over 64 KiB."}
+	}
 	it := s.data.worklist[id]
 	if it == nil {
-		detail(w, http.StatusNotFound, "Not found.")
-		return
+		return http.StatusNotFound, map[string]string{"detail": "Not found."}
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
-		detail(w, http.StatusBadRequest, "JSON parse error - "+err.Error())
-		return
+		return http.StatusBadRequest, map[string]string{"detail": "JSON parse error - " + err.Error()}
 	}
 	if raw, ok := fields["status"]; ok {
 		var st int
 		if err := json.Unmarshal(raw, &st); err != nil || st < StatusRequested || st > StatusCancelled {
-			writeJSON(w, http.StatusBadRequest, map[string][]string{"status": {`"` + string(raw) + `" is not a valid choice.`}})
-			return
+			return http.StatusBadRequest, map[string][]string{"status": {`"` + string(raw) + `" is not a valid choice.`}}
 		}
 		it.Status = st
 	}
 	// Like Django REST framework, unknown fields are ignored; the save still touches modified.
 	s.touchLocked(it)
-	writeJSON(w, http.StatusOK, rr.worklist(it))
+	return http.StatusOK, rr.worklist(it)
 }
 
 // hit is one admitted request in a rolling window.

@@ -235,7 +235,8 @@ func (s *Server) count(endpoint string) {
 
 // Requests returns how many requests each endpoint received, keyed by names
 // such as "worklist.list", "worklist.patch", "patient.detail", "oauth.token".
-// Requests refused by a fault or the rate limit are counted too.
+// Requests refused for their token or by the rate limit are counted; requests
+// lost to an injected fault never reach an endpoint and are not.
 func (s *Server) Requests() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -43,6 +43,18 @@ func TestFaults(t *testing.T) {
 		t.Fatalf("dropped connection answered %d", resp.StatusCode)
 	}
 
+	// A lost answer after the work was done: the PATCH is applied and recorded.
+	s.SetFaults(Faults{DropResponseRate: 1})
+	req, _ = http.NewRequest(http.MethodPatch, s.URL()+"api/0.1/diagnosticimaging_worklist/1/", strings.NewReader(`{"status":3}`))
+	req.Header.Set("Authorization", "Bearer "+at)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("lost answer arrived: %d", resp.StatusCode)
+	}
+	if ps := s.Patches(); len(ps) != 1 || ps[0].Status != 200 || s.Items()[0].Status != StatusCompleted {
+		t.Fatalf("PATCH behind a lost answer: %+v", ps)
+	}
+
 	s.SetFaults(Faults{Latency: 80 * time.Millisecond})
 	t0 := time.Now()
 	if r := get(t, s, at, "modality/", nil); r.StatusCode != 200 {
@@ -146,7 +158,8 @@ func TestMutationsBumpModifiedAndPatchesAreRecorded(t *testing.T) {
 		t.Fatalf("PATCH unknown: %d", c)
 	}
 	ps := s.Patches()
-	if len(ps) != 3 || ps[0].WorklistID != 2 || string(ps[0].Body) != `{"status": 2}` || ps[2].WorklistID != 999 {
+	if len(ps) != 3 || ps[0].WorklistID != 2 || string(ps[0].Body) != `{"status": 2}` || ps[0].Status != 200 ||
+		ps[1].Status != 400 || ps[2].WorklistID != 999 || ps[2].Status != 404 {
 		t.Fatalf("patches %+v", ps)
 	}
 	if items := s.Items(); items[1].Status != StatusInProgress {

@@ -515,3 +515,42 @@ type statusRecorder struct {
 func (r *statusRecorder) Header() http.Header         { return r.header }
 func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *statusRecorder) WriteHeader(s int)           { r.status = s }
+
+func TestConcurrentRequestsNeverSpendARefreshTokenTwice(t *testing.T) {
+	// With 1 s tokens every request refreshes; unserialised refreshes would
+	// present a rotated-out token and end the session.
+	h := newHarness(t, provetsim.Options{AutoApprove: true, AccessTokenTTL: time.Second})
+	s := h.signIn(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 24)
+	for range 8 {
+		wg.Go(func() {
+			for range 3 {
+				resp, err := s.Client().Get(h.sim.URL() + "api/0.1/modality/")
+				if err != nil {
+					errs <- err
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs <- errors.New(resp.Status)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if !s.Valid() || len(h.ended) != 0 {
+		t.Fatal("the session ended under concurrent use")
+	}
+}
+
+func TestAccountNamesTenantAndClient(t *testing.T) {
+	ep, _ := DeriveEndpoints("https://provetcloud.com/4/api/0.1/", "")
+	if got := Account("vetbridge", ep); got != "vetbridge@provetcloud.com/4" {
+		t.Fatalf("account %q", got)
+	}
+}

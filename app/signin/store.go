@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -285,4 +286,15 @@ func openStore(ctx context.Context, k *KeyringStore, dataDir string, log *slog.L
 			"path", filepath.Join(dataDir, TokenFileName), "reason", err)
 		return NewFileStore(dataDir)
 	}
+}
+
+// Account names the keyring entry for one client at one tenant, so two
+// tenants or integrations on one computer do not overwrite each other.
+func Account(clientID string, ep Endpoints) string {
+	u, err := url.Parse(ep.Token)
+	if err != nil {
+		return clientID
+	}
+	tenant, _, _ := strings.Cut(strings.Trim(u.Path, "/"), "/")
+	return clientID + "@" + u.Host + "/" + tenant
 }
