@@ -375,6 +375,9 @@ func (d *dataset) addRandomReferral(ts time.Time, spec referralSpec) *worklistIt
 	if p.SpeciesCode == 3 {
 		w.DepartmentID = 2
 	}
+	if d.pick(5) == 0 {
+		w.SupervisingVetID = 0 // served as null: not every order names a supervisor
+	}
 	if day.Before(startOfDay(ts)) {
 		// Yesterday's orders have mostly been dealt with.
 		w.Status = []int{StatusCompleted, StatusCompleted, StatusCancelled, StatusRequested}[d.pick(4)]

@@ -1,6 +1,7 @@
 package provetsim
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -222,5 +223,27 @@ func TestRateLimit(t *testing.T) {
 	}
 	if n := s.Requests()["worklist.list"]; n != 9 {
 		t.Fatalf("worklist.list counter %d, want 9", n)
+	}
+}
+
+// BenchmarkWorklistPage measures one full page (1000 items) through the real
+// HTTP stack, so tests of sync speed know the simulator is not their bottleneck.
+func BenchmarkWorklistPage(b *testing.B) {
+	s := New(Options{Referrals: 1000, Seed: 1, RateScale: 1e6})
+	if err := s.Start("127.0.0.1:0"); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	at, _, _ := s.IssueToken("")
+	req, _ := http.NewRequest(http.MethodGet, s.URL()+"api/0.1/diagnosticimaging_worklist/?page_size=1000", nil)
+	req.Header.Set("Authorization", "Bearer "+at)
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatal(err, resp)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
 	}
 }

@@ -317,13 +317,16 @@ func TestGeneratorIsDeterministicAndVaried(t *testing.T) {
 		if r.Urgent {
 			seen["urgent"] = true
 		}
+		if w.SupervisingVetID == 0 {
+			seen["no supervisor"] = true
+		}
 	}
 	s.mu.Unlock()
 	for _, want := range []string{"type0", "type1", "type3", "greek", "cyrillic", "non-ascii latin",
 		"gender Castrated male", "gender Sterilised female", "species Dog (Canine - Domestic)",
 		"species Horse (Equine)", "species Rabbit (Lagomorph)", "null weight", "no microchip",
 		"modality X-ray", "modality Ultrasound", "modality CT", "modality Computed radiography",
-		"appointment", "no appointment", "urgent", "appointment day -1", "appointment day 0", "appointment day 1", "appointment day 3"} {
+		"appointment", "no appointment", "urgent", "no supervisor", "appointment day -1", "appointment day 0", "appointment day 1", "appointment day 3"} {
 		if !seen[want] {
 			t.Errorf("120 generated referrals lack %q", want)
 		}
