@@ -127,3 +127,6 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// flagSet lets helpers return a flag set with extra methods later.
+type flagSet struct{ *flag.FlagSet }

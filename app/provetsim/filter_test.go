@@ -76,3 +76,32 @@ func FuzzFilterParsers(f *testing.F) {
 		_, _ = parseWorklistFilter(url.Values{"modified__gte": {s}, "id__gt": {s}, "status__in": {s}, "status": {s}}, clinic)
 	})
 }
+
+// FuzzApplyPatch guards the PATCH body decoder: any body either changes the
+// item to a valid status or is refused with 400, never anything else.
+func FuzzApplyPatch(f *testing.F) {
+	for _, s := range []string{`{"status": 2}`, `{"status": "2"}`, `{"status": 9}`, `{"status": null}`, `{}`, `[]`, `{"status": 2.5}`, ``} {
+		f.Add([]byte(s))
+	}
+	s := New(Options{Referrals: 1})
+	rr := renderer{api: "http://h/4/api/0.1/", loc: time.UTC}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		before := s.data.worklist[1].Status
+		status, _ := s.applyPatchLocked(1, body, nil, rr)
+		after := s.data.worklist[1].Status
+		switch status {
+		case 200:
+			if after < StatusRequested || after > StatusCancelled {
+				t.Fatalf("body %q set status %d", body, after)
+			}
+		case 400:
+			if after != before {
+				t.Fatalf("refused body %q changed the status", body)
+			}
+		default:
+			t.Fatalf("body %q answered %d", body, status)
+		}
+	})
+}

@@ -1,0 +1,114 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/vetbridge/vetbridge/app/provetsim"
+	"github.com/vetbridge/vetbridge/app/signin"
+)
+
+// DemoOptions configure a demo: the simulator, and VetBridge signed in to it.
+type DemoOptions struct {
+	DataDir   string
+	Referrals int
+	Seed      uint64
+	DICOMPort int
+	// NewReferralEvery makes the simulator add a referral periodically, so a
+	// newcomer sees a notification arrive; 0 disables it.
+	NewReferralEvery time.Duration
+	Logger           *slog.Logger
+	Notifier         Notifier
+	// Out receives the `simulator:` and `dicom:` lines scripts read.
+	Out io.Writer
+}
+
+// Demo is a running demo.
+type Demo struct {
+	App *App
+	Sim *provetsim.Server
+}
+
+// StartDemo starts the Provet simulator, opens VetBridge configured for it,
+// and signs in through the real PKCE flow with the simulator approving at
+// once. Run the returned App as usual; Close stops the simulator.
+func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
+	if o.Logger == nil {
+		o.Logger = NewLogger(io.Discard, false)
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	sim := provetsim.New(provetsim.Options{Referrals: o.Referrals, Seed: o.Seed, AutoApprove: true, Logger: o.Logger})
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("start the Provet simulator: %w", err)
+	}
+	fmt.Fprintf(o.Out, "simulator: %s client_id=%s\n", sim.URL(), sim.ClientID())
+	a, err := Open(Options{
+		DataDir: o.DataDir,
+		Logger:  o.Logger,
+		Override: func(c *Config) {
+			c.Provet.Region = "custom"
+			c.Provet.BaseURL = sim.URL()
+			c.Provet.ProvetID = sim.ProvetID()
+			c.Provet.ClientID = sim.ClientID()
+			c.Provet.Mapping = nil
+			c.PollInterval = Duration(5 * time.Second)
+			if o.DICOMPort > 0 {
+				c.DICOM.Port = o.DICOMPort
+			}
+			if c.ViewerURL == "" {
+				c.ViewerURL = sim.BaseURL() + "/_sim/viewer/?patient={patient_id}"
+			}
+		},
+		Notifier: o.Notifier,
+		// The demo's sign-in lives in memory: it must not touch the
+		// technician's real keyring entry.
+		TokenStore: &signin.MemoryStore{},
+		OpenURL:    playBrowser,
+	})
+	if err != nil {
+		sim.Close()
+		return nil, err
+	}
+	// The demo's configuration is saved so the desktop app opens on it next
+	// time without a first-run wizard.
+	if err := SaveConfig(a.dir, a.Config()); err != nil {
+		a.log.Warn("demo configuration not saved", "err", err)
+	}
+	if _, err := a.SignIn(ctx); err != nil {
+		a.Close()
+		sim.Close()
+		return nil, fmt.Errorf("sign in to the simulator: %w", err)
+	}
+	if o.NewReferralEvery > 0 {
+		sim.SetDemo(true, o.NewReferralEvery)
+	}
+	return &Demo{App: a, Sim: sim}, nil
+}
+
+// Close stops the simulator and releases the database; the App's Run must
+// have returned.
+func (d *Demo) Close() error {
+	d.Sim.Close()
+	return d.App.Close()
+}
+
+// playBrowser stands in for the technician's browser against the
+// simulator: it requests the authorize page, which approves at once, and
+// follows the redirect to our loopback callback.
+func playBrowser(u string) error {
+	go func() {
+		c := &http.Client{Timeout: 30 * time.Second}
+		resp, err := c.Get(u)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	return nil
+}
