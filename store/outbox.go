@@ -78,7 +78,7 @@ func enqueueTx(tx *bolt.Tx, e Entry, now time.Time) (uint64, bool, error) {
 	}
 	dedup := tx.Bucket(bucketDedup)
 	if v := dedup.Get([]byte(e.DedupKey)); v != nil {
-		if len(v) != 8 {
+		if len(v) != 8 && len(v) != 16 {
 			return 0, false, fmt.Errorf("dedup record for %q: %w", e.DedupKey, ErrCorrupt)
 		}
 		return binary.BigEndian.Uint64(v), true, nil
@@ -155,10 +155,21 @@ func decodeOutbox(k, v []byte) (OutboxEntry, error) {
 // MarkSent removes a delivered update. Its dedup key stays known, so the same
 // update enqueued again (say, a replayed N-SET) is recognised as a duplicate.
 func (s *Store) MarkSent(id uint64) error {
+	now := time.Now()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOutbox)
-		if b.Get(u64(id)) == nil {
+		v := b.Get(u64(id))
+		if v == nil {
 			return ErrNotFound
+		}
+		// Stamp the dedup record with the send time so PruneSent can age it
+		// out. A corrupt entry is still dropped, without the stamp.
+		var r outboxRecord
+		if json.Unmarshal(v, &r) == nil && r.DedupKey != "" {
+			rec := binary.BigEndian.AppendUint64(u64(id), uint64(now.UnixNano()))
+			if err := tx.Bucket(bucketDedup).Put([]byte(r.DedupKey), rec); err != nil {
+				return err
+			}
 		}
 		return b.Delete(u64(id))
 	})
@@ -193,4 +204,34 @@ func (s *Store) MarkFailed(id uint64, errMsg string, next time.Time) error {
 		return fmt.Errorf("record failed delivery of outbox entry %d: %w", id, err)
 	}
 	return nil
+}
+
+// PruneSent forgets the dedup keys of updates sent before the given time and
+// returns how many it dropped; without it they accumulate, about a hundred
+// bytes per exam. Once forgotten, a key can be enqueued again, so choose a
+// horizon longer than any device could replay an old N-SET (months, not days).
+// Keys of pending updates are never pruned.
+func (s *Store) PruneSent(before time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketDedup).Cursor()
+		for k, v := c.First(); k != nil; {
+			if len(v) == 16 && int64(binary.BigEndian.Uint64(v[8:])) < before.UnixNano() {
+				next := append(clone(k), 0) // the smallest key after k
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+				// Deleting under a cursor can make Next skip a key; seek instead.
+				k, v = c.Seek(next)
+				continue
+			}
+			k, v = c.Next()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune sent outbox keys: %w", err)
+	}
+	return n, nil
 }

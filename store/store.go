@@ -266,6 +266,35 @@ func (s *Store) MarkNotified(key string) (first bool, err error) {
 	return first, nil
 }
 
+// PruneNotified forgets notifications recorded before the given time and
+// returns how many it dropped, so the set does not grow without end. Prune
+// only keys that cannot come back (orders long gone), or their technician
+// will be told again.
+func (s *Store) PruneNotified(before time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketNotified).Cursor()
+		for k, v := c.First(); k != nil; {
+			if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) < before.UnixNano() {
+				next := append(clone(k), 0) // the smallest key after k
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+				// Deleting under a cursor can make Next skip a key; seek instead.
+				k, v = c.Seek(next)
+				continue
+			}
+			k, v = c.Next()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune notified set: %w", err)
+	}
+	return n, nil
+}
+
 // WasNotified reports whether MarkNotified was called for key.
 func (s *Store) WasNotified(key string) (bool, error) {
 	var ok bool

@@ -619,7 +619,7 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(stop)
-		for i := range 300 {
+		for i := range 120 {
 			k := fmt.Sprintf("k%02d", i%40)
 			date := fmt.Sprintf("202601%02d", 1+i%28)
 			if err := s.PutItem(Item{Key: k, Date: date, Modality: "DX", Data: []byte(date)}); err != nil {
@@ -703,5 +703,64 @@ func TestCorruptOutboxEntry(t *testing.T) {
 	mustNil(t, s.MarkSent(id))
 	if p, err := s.PendingOutbox(); err != nil || len(p) != 0 {
 		t.Fatalf("after dropping: %v %v", p, err)
+	}
+}
+
+func TestPruneNotified(t *testing.T) {
+	s := openT(t, t.TempDir())
+	for _, k := range []string{"a", "b", "c", "d"} {
+		_, err := s.MarkNotified(k)
+		mustNil(t, err)
+	}
+	cut := time.Now()
+	time.Sleep(2 * time.Millisecond) // the stamps are wall-clock nanoseconds
+	_, err := s.MarkNotified("e")
+	mustNil(t, err)
+	n, err := s.PruneNotified(cut.Add(time.Millisecond))
+	if err != nil || n != 4 {
+		t.Fatalf("PruneNotified = %d, %v; want 4 (adjacent deletions must not be skipped)", n, err)
+	}
+	for _, k := range []string{"a", "b", "c", "d"} {
+		if ok, _ := s.WasNotified(k); ok {
+			t.Fatalf("%s survived pruning", k)
+		}
+	}
+	if ok, _ := s.WasNotified("e"); !ok {
+		t.Fatal("recent notification pruned")
+	}
+	if first, _ := s.MarkNotified("a"); !first {
+		t.Fatal("a pruned key is not new again")
+	}
+}
+
+func TestPruneSent(t *testing.T) {
+	s := openT(t, t.TempDir())
+	var ids []uint64
+	for _, k := range []string{"s1", "s2", "s3", "pending"} {
+		id, _, err := s.Enqueue(Entry{DedupKey: k})
+		mustNil(t, err)
+		ids = append(ids, id)
+	}
+	for _, id := range ids[:3] {
+		mustNil(t, s.MarkSent(id))
+	}
+	// Nothing was sent before an hour ago.
+	if n, err := s.PruneSent(time.Now().Add(-time.Hour)); n != 0 || err != nil {
+		t.Fatalf("PruneSent(past) = %d, %v", n, err)
+	}
+	if _, dup, _ := s.Enqueue(Entry{DedupKey: "s1"}); !dup {
+		t.Fatal("sent key forgotten before pruning")
+	}
+	n, err := s.PruneSent(time.Now().Add(time.Second))
+	if err != nil || n != 3 {
+		t.Fatalf("PruneSent = %d, %v; want 3", n, err)
+	}
+	// The pending update keeps its key; pruned keys can be queued again.
+	if _, dup, _ := s.Enqueue(Entry{DedupKey: "pending"}); !dup {
+		t.Fatal("pending key was pruned")
+	}
+	id, dup, err := s.Enqueue(Entry{DedupKey: "s2"})
+	if err != nil || dup || id <= ids[3] {
+		t.Fatalf("re-enqueue after pruning: %d %v %v", id, dup, err)
 	}
 }
