@@ -42,10 +42,7 @@ func startServerOn(t testing.TB, ln net.Listener, cfg scp.Config) *testServer {
 	t.Helper()
 	before := runtime.NumGoroutine()
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-		if testing.Verbose() {
-			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		}
+		cfg.Logger = startServerLogger()
 	}
 	if cfg.AETitle == "" {
 		cfg.AETitle = "VETBRIDGE"
@@ -68,6 +65,14 @@ func startServerOn(t testing.TB, ln net.Listener, cfg scp.Config) *testServer {
 		waitGoroutines(t, before)
 	})
 	return &testServer{Server: srv, Addr: ln.Addr().String(), Port: port}
+}
+
+// startServerLogger discards logs unless the test runs verbosely.
+func startServerLogger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 // waitGoroutines fails the test if the goroutine count does not come back
