@@ -81,7 +81,10 @@ type Step struct {
 // Final reports whether the step can no longer change.
 func (s Step) Final() bool { return s.Status == Completed || s.Status == Discontinued }
 
-// Failure is a refused N-CREATE or N-SET.
+// Failure is a refused N-CREATE or N-SET. It implements error for logging;
+// test the returned *Failure against nil before storing it in an error
+// variable, or a nil *Failure becomes a non-nil error. Its text never contains
+// attribute values, only tags.
 type Failure struct {
 	Status uint16
 	// ErrorID is the Error ID (0000,0903), zero when there is none.
