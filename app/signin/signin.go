@@ -30,8 +30,10 @@ import (
 var (
 	ErrStateMismatch = errors.New("the sign-in answer did not belong to this sign-in (state mismatch): start the sign-in again")
 	ErrSignInAgain   = errors.New("the Provet session has ended: sign in again")
-	ErrNotSignedIn   = errors.New("not signed in to Provet")
-	ErrSignedOut     = errors.New("signed out of Provet")
+	// ErrNotSignedIn is Restore's answer when nothing is saved; it matches
+	// ErrNoToken too.
+	ErrNotSignedIn = fmt.Errorf("not signed in to Provet: %w", ErrNoToken)
+	ErrSignedOut   = errors.New("signed out of Provet")
 )
 
 // RefusedError is Provet's answer when the sign-in did not go through at the

@@ -162,3 +162,14 @@ func TestDeriveEndpoints(t *testing.T) {
 		t.Fatal("a missing client id was accepted")
 	}
 }
+
+func TestRestoreWithoutTokenMatchesBothSentinels(t *testing.T) {
+	m, err := New(Config{BaseURL: "https://provetcloud.com/4/", ClientID: "c", Store: &MemoryStore{}, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Restore(context.Background())
+	if !errors.Is(err, ErrNotSignedIn) || !errors.Is(err, ErrNoToken) {
+		t.Fatalf("restore with nothing saved: %v", err)
+	}
+}
