@@ -1,7 +1,6 @@
 package worklist
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/suyashkumar/dicom"
 	dtag "github.com/suyashkumar/dicom/pkg/tag"
 )
 
@@ -267,69 +265,80 @@ func convert(es []outElem, cs Charset) (conv []outElem, nonASCII bool) {
 	return conv, nonASCII
 }
 
+// encodeElements writes the answer data set. It encodes directly rather than
+// through the library's writer: an answer is a few dozen short strings and
+// sequences, and the writer's per-element buffers made encoding the dominant
+// cost of a query (about 400 allocations per answer).
 func encodeElements(es []outElem, cs Charset, forceCharset, bigEndian, implicit bool) ([]byte, error) {
 	conv, nonASCII := convert(es, cs)
-	els := make([]*dicom.Element, 0, len(conv)+1)
-	if (nonASCII || forceCharset) && cs != CharsetASCII {
-		el, err := toElement(outElem{tag: tagSpecificCharacterSet, vr: "CS", value: string(cs)})
-		if err != nil {
-			return nil, err
-		}
-		els = append(els, el)
-	}
-	for _, e := range conv {
-		el, err := toElement(e)
-		if err != nil {
-			return nil, err
-		}
-		els = append(els, el)
-	}
-	var buf bytes.Buffer
-	w, err := dicom.NewWriter(&buf)
-	if err != nil {
-		return nil, fmt.Errorf("preparing the DICOM writer: %w", err)
-	}
-	var bo binary.ByteOrder = binary.LittleEndian
+	var bo byteOrder = binary.LittleEndian
 	if bigEndian {
 		bo = binary.BigEndian
 	}
-	w.SetTransferSyntax(bo, implicit)
-	for _, el := range els {
-		if err := w.WriteElement(el); err != nil {
-			return nil, fmt.Errorf("encoding %v of the answer: %w", el.Tag, err)
-		}
+	e := elemEncoder{bo: bo, implicit: implicit, b: make([]byte, 0, 1024)}
+	if (nonASCII || forceCharset) && cs != CharsetASCII {
+		e.element(outElem{tag: tagSpecificCharacterSet, vr: "CS", value: string(cs)})
 	}
-	return buf.Bytes(), nil
+	for _, el := range conv {
+		e.element(el)
+	}
+	return e.b, nil
 }
 
-func toElement(e outElem) (*dicom.Element, error) {
-	t := dtag.Tag{Group: e.tag.group(), Element: e.tag.element()}
-	var el *dicom.Element
-	var err error
-	if e.vr == "SQ" {
-		items := make([][]*dicom.Element, 0, len(e.items))
-		for _, item := range e.items {
-			sub := make([]*dicom.Element, 0, len(item))
-			for _, s := range item {
-				se, err := toElement(s)
-				if err != nil {
-					return nil, err
-				}
-				sub = append(sub, se)
+type elemEncoder struct {
+	bo       byteOrder
+	implicit bool
+	b        []byte
+}
+
+func (e *elemEncoder) header(t Tag, vr string, vl uint32) {
+	e.b = e.bo.AppendUint16(e.b, t.group())
+	e.b = e.bo.AppendUint16(e.b, t.element())
+	if e.implicit || t.group() == 0xFFFE {
+		e.b = e.bo.AppendUint32(e.b, vl)
+		return
+	}
+	e.b = append(e.b, vr...)
+	if longVL(vr) {
+		e.b = append(e.b, 0, 0)
+		e.b = e.bo.AppendUint32(e.b, vl)
+		return
+	}
+	e.b = e.bo.AppendUint16(e.b, uint16(vl))
+}
+
+func (e *elemEncoder) element(el outElem) {
+	if el.vr == "SQ" {
+		e.header(el.tag, "SQ", undefinedLength)
+		for _, item := range el.items {
+			e.header(tagItem, "", undefinedLength)
+			for _, sub := range item {
+				e.element(sub)
 			}
-			items = append(items, sub)
+			e.header(tagItemDelim, "", 0)
 		}
-		el, err = dicom.NewElement(t, items)
-		if el != nil {
-			// The writer ends items and the sequence with delimiters, which
-			// only an undefined length allows.
-			el.ValueLength = undefinedLength
+		e.header(tagSequenceDelim, "", 0)
+		return
+	}
+	v := el.value
+	n := len(v)
+	pad := n%2 == 1
+	if pad {
+		n++
+	}
+	if !longVL(el.vr) && n > 0xFFFF {
+		// Cannot happen after clip for the VRs we send; never emit a
+		// length that wraps.
+		v, n, pad = v[:0xFFFE], 0xFFFE, false
+	}
+	e.header(el.tag, el.vr, uint32(n))
+	e.b = append(e.b, v...)
+	if pad {
+		// PS3.5 6.2: UI pads with NUL, the other string VRs with a space.
+		if el.vr == "UI" {
+			e.b = append(e.b, 0)
+		} else {
+			e.b = append(e.b, ' ')
 		}
-	} else {
-		el, err = dicom.NewElement(t, strings.Split(e.value, `\`))
 	}
-	if err != nil {
-		return nil, fmt.Errorf("building %v of the answer: %w", e.tag, err)
-	}
-	return el, nil
 }

@@ -2,6 +2,8 @@ package worklist
 
 import (
 	"encoding/binary"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -110,3 +112,5 @@ func mustTime(t testing.TB, s string) time.Time {
 	}
 	return tm
 }
+
+var discardLog = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -51,6 +51,7 @@ type pred struct {
 	key  *Key
 	a    *attr
 	vals []string // prepared patterns, any of which may match
+	alt  []string // for names: each pattern with the implicit ^*
 	// predWhen: bounds as YYYYMMDD, HHMMSS.ffffff or both concatenated; "" is open.
 	lo, hi           string
 	useDate, useTime bool
@@ -115,6 +116,9 @@ func compile(q Query) *compiled {
 					continue
 				}
 				p.vals = append(p.vals, preparePattern(a.kind, v))
+				if a.kind == matchName {
+					p.alt = append(p.alt, p.vals[len(p.vals)-1]+"^*")
+				}
 			}
 		}
 		if a.tag == tagModality && a.inSPS {
@@ -282,17 +286,17 @@ func (p *pred) test(it *Item) bool {
 			}
 		}
 		return false
-	case matchText:
-		have = fold(have)
-	case matchCode, matchAE:
-		have = strings.ToUpper(have)
 	case matchName:
 		return p.testName(have)
 	}
+	folded := a.kind == matchText || a.kind == matchCode || a.kind == matchAE
 	// A stored multi-valued item (AE titles "US1\US2") matches if any does.
-	for _, h := range strings.Split(have, `\`) {
+	for have != "" {
+		h, rest, _ := strings.Cut(have, `\`)
+		have = rest
+		h = strings.TrimSpace(h)
 		for _, v := range p.vals {
-			if glob(v, strings.TrimSpace(h)) {
+			if (folded && globFolded(v, h)) || (!folded && glob(v, h)) {
 				return true
 			}
 		}
@@ -305,13 +309,15 @@ func (p *pred) test(it *Item) bool {
 // components also matches any given names after it (MAKINEN finds
 // Mäkinen^Pörri).
 func (p *pred) testName(have string) bool {
-	for _, group := range strings.Split(have, "=") {
-		g := fold(trimName(group))
+	for have != "" {
+		group, rest, _ := strings.Cut(have, "=")
+		have = rest
+		g := trimName(group)
 		if g == "" {
 			continue
 		}
-		for _, v := range p.vals {
-			if glob(v, g) || glob(v+"^*", g) {
+		for i, v := range p.vals {
+			if globFolded(v, g) || globFolded(p.alt[i], g) {
 				return true
 			}
 		}
@@ -362,8 +368,26 @@ func inRange(v, lo, hi string) bool {
 }
 
 // glob matches DICOM wildcards: * any run, ? one character.
-func glob(pattern, s string) bool {
-	if !strings.ContainsAny(pattern, "*?") {
+func glob(pattern, s string) bool { return globCase(pattern, s, false) }
+
+// globFolded matches a folded pattern against unfolded text, folding ASCII on
+// the fly so the common case allocates nothing.
+func globFolded(pattern, s string) bool {
+	if isPlainASCII(s) {
+		return globCase(pattern, s, true)
+	}
+	return globCase(pattern, fold(s), false)
+}
+
+func upperASCII(r rune) rune {
+	if r >= 'a' && r <= 'z' {
+		return r - 'a' + 'A'
+	}
+	return r
+}
+
+func globCase(pattern, s string, upper bool) bool {
+	if !upper && !strings.ContainsAny(pattern, "*?") {
 		return pattern == s
 	}
 	px, sx := 0, 0
@@ -383,6 +407,9 @@ func glob(pattern, s string) bool {
 			default:
 				pr, pn := utf8.DecodeRuneInString(pattern[px:])
 				sr, sn := utf8.DecodeRuneInString(s[sx:])
+				if upper {
+					sr = upperASCII(sr)
+				}
 				if pr == sr {
 					px += pn
 					sx += sn

@@ -1,0 +1,127 @@
+package worklist
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// benchIndex spreads n items over 200 days and four modalities, the way a
+// busy clinic's history accumulates.
+func benchIndex(b *testing.B, n int) *Index {
+	b.Helper()
+	mods := []string{"DX", "US", "CR", "CT"}
+	day0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	items := make([]Item, n)
+	for i := range items {
+		it := baseItem()
+		it.Key = fmt.Sprintf("wl:%d", i)
+		it.PatientName = fmt.Sprintf("Owner%d^Pet%d", i%977, i)
+		it.Modality = mods[(i/200)%len(mods)]
+		it.StationAETitle = it.Modality + "1"
+		it.StartDate = day0.AddDate(0, 0, i%200).Format("20060102")
+		it.StartTime = fmt.Sprintf("%02d%02d00", 8+i%10, i%60)
+		items[i] = it
+	}
+	x := NewIndex()
+	if err := x.ReplaceAll(items); err != nil {
+		b.Fatal(err)
+	}
+	return x
+}
+
+func oneDayQuery() Query {
+	return Query{SPS: true, Keys: []Key{
+		key(tagPatientName, false, ""), key(tagPatientID, false, ""),
+		key(tagModality, true, "DX"), key(tagStationAE, true, "DX1"), key(tagSPSStartDate, true, "20261001"),
+	}}
+}
+
+func benchmarkOneDay(b *testing.B, n int) {
+	x := benchIndex(b, n)
+	q := oneDayQuery()
+	want := len(x.Match(q))
+	if want == 0 {
+		b.Fatal("the one-day query matches nothing")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if got := len(x.Match(q)); got != want {
+			b.Fatalf("got %d matches, want %d", got, want)
+		}
+	}
+}
+
+func BenchmarkMatchOneDay1k(b *testing.B)   { benchmarkOneDay(b, 1_000) }
+func BenchmarkMatchOneDay100k(b *testing.B) { benchmarkOneDay(b, 100_000) }
+
+// BenchmarkMatchBroad1k: a query with no date, no modality and a name
+// wildcard visits every item.
+func BenchmarkMatchBroad1k(b *testing.B) {
+	x := benchIndex(b, 1_000)
+	q := Query{SPS: true, Keys: []Key{key(tagPatientName, false, "OWNER1*"), key(tagModality, true, "")}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if len(x.Match(q)) == 0 {
+			b.Fatal("no match")
+		}
+	}
+}
+
+// BenchmarkFindOneDay100k is the whole server path: decode, profile, match,
+// encode every answer.
+func BenchmarkFindOneDay100k(b *testing.B) {
+	x := benchIndex(b, 100_000)
+	s := &Service{Index: x, Now: func() time.Time { return time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC) },
+		Profile: func(string) Profile { return Profile{StationFromCalling: true, DaysBefore: 0, DaysAfter: 0} },
+		Log:     discardLog}
+	ident := newBuilder(false, true).el(tagPatientName, "PN", "").el(tagPatientID, "LO", "").
+		seq(tagSPSSequence, func(d *dsBuilder) {
+			d.el(tagModality, "CS", "").el(tagStationAE, "AE", "").el(tagSPSStartDate, "DA", "").el(tagSPSStartTime, "TM", "")
+		}).b
+	req := Request{CallingAE: "DX1", Implicit: true, Identifier: ident}
+	n := 0
+	send := func([]byte) error { n++; return nil }
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		n = 0
+		if st := s.Find(context.Background(), req, send); st != 0 || n == 0 {
+			b.Fatalf("status %#x, %d answers", st, n)
+		}
+	}
+}
+
+func BenchmarkEncodeAnswer(b *testing.B) {
+	it := baseItem()
+	q := Query{SPS: true, Keys: []Key{
+		key(tagPatientName, false, ""), key(tagPatientID, false, ""), key(0x00100030, false, ""), key(0x00100040, false, ""),
+		key(0x00101030, false, ""), key(0x00102201, false, ""), key(0x00102202, false, ""), key(0x00102292, false, ""),
+		key(0x00102297, false, ""), key(tagStudyInstanceUID, false, ""), key(0x00080050, false, ""), key(tagReqProcID, false, ""),
+		key(tagReqProcDescription, false, ""), key(0x00081110, false, ""), key(0x00081120, false, ""),
+	}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Encode(it, q, CharsetAuto, false, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeQuery(b *testing.B) {
+	ident := newBuilder(false, false).el(tagSpecificCharacterSet, "CS", "ISO_IR 100").el(tagPatientName, "PN", "M\xe4kinen*").
+		el(tagPatientID, "LO", "").seq(tagSPSSequence, func(d *dsBuilder) {
+		d.el(tagModality, "CS", "DX").el(tagStationAE, "AE", "DX1").el(tagSPSStartDate, "DA", "20261122").el(tagSPSStartTime, "TM", "")
+	}).b
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := DecodeQuery(ident, false, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
