@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -612,5 +614,45 @@ func TestRedirectsStayOnProvet(t *testing.T) {
 	}
 	if f.items[2].status == 3 {
 		t.Error("a redirected PATCH changed another item")
+	}
+}
+
+// Concurrent callers share one budget per endpoint: 2,400 detail reads from
+// 12 goroutines exceed the 1,000 a minute, and none may be refused.
+func TestConcurrentCallsShareTheBudget(t *testing.T) {
+	clock := newFakeClock()
+	f := newFakeProvet(t, clock, 200)
+	c := newTestClient(t, f.base(), clock, nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 12)
+	for g := range 12 {
+		wg.Go(func() {
+			for i := range 200 {
+				if _, err := c.WorklistItem(context.Background(), int64(1+(g*200+i)%200)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if f.overLimit != 0 {
+		t.Fatalf("%d requests over Provet's budget", f.overLimit)
+	}
+	if got := f.count("diagnosticimaging_worklist detail GET"); got != 2400 {
+		t.Errorf("requests = %d", got)
+	}
+	if len(clock.Sleeps()) == 0 {
+		t.Error("2,400 requests fit in one minute's budget of 1,000 without waiting")
+	}
+}
+
+func TestDiagnoseWithoutSession(t *testing.T) {
+	if err := Diagnose(context.Background(), nil, io.Discard); err == nil || !strings.Contains(err.Error(), "sign in") {
+		t.Errorf("err = %v", err)
 	}
 }

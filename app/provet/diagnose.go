@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -27,6 +28,9 @@ const MaxClockSkew = 60 * time.Second
 // length only. It returns an error when something needs fixing; warnings do
 // not count.
 func Diagnose(ctx context.Context, c *Client, w io.Writer) error {
+	if c == nil {
+		return errors.New("no Provet session to diagnose: sign in to Provet first")
+	}
 	d := &diag{w: w, c: c}
 	d.run(ctx)
 	d.printf("\n")
