@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -184,6 +185,73 @@ func TestDCMTKExampleQueriesAgainstIndex(t *testing.T) {
 			if _, err := Encode(it, q, CharsetAuto, false, false); err != nil {
 				t.Errorf("%s: %v", f, err)
 			}
+		}
+	}
+}
+
+// The committed seeds are what dump2dcm makes of DCMTK's example queries; this
+// regenerates them so the test data cannot drift from the real thing.
+func TestDCMTKExampleQueriesFresh(t *testing.T) {
+	dump2dcm := needTool(t, "dump2dcm")
+	dumps, _ := filepath.Glob("/usr/share/doc/dcmtk/examples/wlistqry/*.dump")
+	if len(dumps) == 0 {
+		t.Skip("DCMTK example queries not installed (/usr/share/doc/dcmtk/examples/wlistqry)")
+	}
+	dir := t.TempDir()
+	for _, d := range dumps {
+		base := strings.TrimSuffix(filepath.Base(d), ".dump")
+		for _, s := range []struct{ flag, ext string }{{"+ti", ".ti.dcm"}, {"+te", ".te.dcm"}, {"+tb", ".tb.dcm"}} {
+			out := filepath.Join(dir, base+s.ext)
+			if msg, err := exec.Command(dump2dcm, "-q", "-F", s.flag, d, out).CombinedOutput(); err != nil {
+				t.Fatalf("dump2dcm %s: %v\n%s", d, err, msg)
+			}
+			fresh, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := mustDecode(t, fresh, s.ext == ".tb.dcm", s.ext == ".ti.dcm")
+			committed, err := os.ReadFile(filepath.Join("testdata/wlistqry", base+s.ext))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if qc := mustDecode(t, committed, s.ext == ".tb.dcm", s.ext == ".ti.dcm"); !reflect.DeepEqual(q, qc) {
+				t.Errorf("%s%s: committed seed decodes differently from a fresh dump2dcm", base, s.ext)
+			}
+		}
+	}
+}
+
+// dcmdump reads every answer Encode makes, in each transfer syntax.
+func TestEncodedAnswersReadByDCMDump(t *testing.T) {
+	dcmdump := needTool(t, "dcmdump")
+	it := baseItem()
+	it.PatientName = "Иванов^Шарик"
+	q := Query{SPS: true, Keys: []Key{key(tagPatientName, false, ""), key(tagStudyInstanceUID, false, ""),
+		key(0x00102202, false, ""), key(0x00081110, false, ""), key(0x00101030, false, "")}}
+	for _, s := range []struct {
+		name, flag          string
+		bigEndian, implicit bool
+	}{{"implicit", "-ti", false, true}, {"explicit", "-te", false, false}, {"big", "-tb", true, false}} {
+		b, err := Encode(it, q, CharsetAuto, s.bigEndian, s.implicit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "answer.dcm")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(dcmdump, "-f", s.flag, "-E", path).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: dcmdump: %v\n%s", s.name, err, out)
+		}
+		for _, want := range []string{"(0008,0005) CS [ISO_IR 192]", "Иванов^Шарик", "(0010,1030) DS [12.5]",
+			"(0020,000d) UI [1.2.826.0.1.3680043.2.1143.1]", "(0008,0100) SH [448771007]", "(0040,0002) DA [20261122]"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("%s: dcmdump output lacks %q:\n%s", s.name, want, out)
+			}
+		}
+		if strings.Contains(string(out), "E: ") || strings.Contains(string(out), "W: ") {
+			t.Errorf("%s: dcmdump complains:\n%s", s.name, out)
 		}
 	}
 }
