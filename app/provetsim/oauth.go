@@ -331,7 +331,7 @@ func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "PKCE verification failed")
 	default:
 		c.g = &grant{userID: c.userID, scope: c.scope, clientID: c.clientID}
-		s.issueLocked(w, c.g)
+		s.issueLocked(w, c.g, "")
 	}
 }
 
@@ -366,27 +366,39 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if s.opts.NoRotation {
+		s.issueLocked(w, t.g, rt)
+		return
+	}
 	// Rotation: the presented refresh token dies here.
 	delete(s.auth.refresh, rt)
-	s.issueLocked(w, t.g)
+	s.issueLocked(w, t.g, "")
 }
 
-// issueLocked writes a token response; s.mu is held.
-func (s *Server) issueLocked(w http.ResponseWriter, g *grant) {
+// issueLocked writes a token response; s.mu is held. keep is a refresh token
+// that stays in use (no rotation): its life is extended, since Provet's lasts
+// 30 days after the latest access token, and the answer carries no new one.
+func (s *Server) issueLocked(w http.ResponseWriter, g *grant, keep string) {
 	now := s.now()
-	at, rt := randomToken(), randomToken()
+	at := randomToken()
 	s.auth.access[at] = issued{g: g, expires: now.Add(s.opts.AccessTokenTTL)}
-	s.auth.refresh[rt] = issued{g: g, expires: now.Add(s.opts.RefreshTokenTTL)}
+	body := map[string]any{
+		"access_token": at,
+		"token_type":   "Bearer",
+		"expires_in":   int64(math.Ceil(s.opts.AccessTokenTTL.Seconds())),
+		"scope":        g.scope,
+	}
+	if keep != "" {
+		s.auth.refresh[keep] = issued{g: g, expires: now.Add(s.opts.RefreshTokenTTL)}
+	} else {
+		rt := randomToken()
+		s.auth.refresh[rt] = issued{g: g, expires: now.Add(s.opts.RefreshTokenTTL)}
+		body["refresh_token"] = rt
+	}
 	s.pruneLocked(now)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, http.StatusOK, map[string]any{
-		"access_token":  at,
-		"token_type":    "Bearer",
-		"expires_in":    int64(math.Ceil(s.opts.AccessTokenTTL.Seconds())),
-		"refresh_token": rt,
-		"scope":         g.scope,
-	})
+	writeJSON(w, http.StatusOK, body)
 }
 
 // pruneLocked forgets dead tokens and codes so a long demo does not grow without bound.

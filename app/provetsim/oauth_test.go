@@ -249,3 +249,17 @@ func TestUserinfoNeedsOpenIDAndDiscovery(t *testing.T) {
 		t.Fatalf("discovery document: %v", doc)
 	}
 }
+
+func TestRefreshWithoutRotationKeepsTheToken(t *testing.T) {
+	s := start(t, Options{AutoApprove: true, NoRotation: true})
+	_, rt := signIn(t, s)
+	for range 2 {
+		r := postForm(t, s.URL()+"oauth2/token/", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {s.ClientID()}})
+		if r.status != 200 || r.body["access_token"] == nil {
+			t.Fatalf("refresh: %d %v", r.status, r.body)
+		}
+		if _, ok := r.body["refresh_token"]; ok {
+			t.Fatalf("a new refresh token was issued without rotation: %v", r.body)
+		}
+	}
+}

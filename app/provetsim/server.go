@@ -36,6 +36,10 @@ type Options struct {
 	AccessTokenTTL  time.Duration // default 10 h, as Provet
 	RefreshTokenTTL time.Duration // default 30 days, as Provet
 	CodeTTL         time.Duration // authorization code lifetime; default 1 min
+	// NoRotation makes a refresh answer without a new refresh token, the old
+	// one staying valid: Provet's documentation says a refresh *may* rotate,
+	// so clients must handle both.
+	NoRotation bool
 
 	// AutoApprove skips the consent page: authorize/ redirects with a code at
 	// once, for tests and the demo.

@@ -554,3 +554,21 @@ func TestAccountNamesTenantAndClient(t *testing.T) {
 		t.Fatalf("account %q", got)
 	}
 }
+
+func TestRefreshWithoutRotationKeepsTheSavedToken(t *testing.T) {
+	h := newHarness(t, provetsim.Options{AutoApprove: true, NoRotation: true})
+	s := h.signIn(t)
+	ctx := context.Background()
+	first, _ := h.store.Load(ctx)
+	for range 2 {
+		if err := s.ForceRefresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if now, _ := h.store.Load(ctx); now != first {
+		t.Fatal("the saved refresh token changed although Provet did not rotate it")
+	}
+	if code := apiStatus(t, s, h.sim); code != 200 || h.sim.Requests()["oauth.token"] != 3 {
+		t.Fatalf("HTTP %d after %d token requests", code, h.sim.Requests()["oauth.token"])
+	}
+}
