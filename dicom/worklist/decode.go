@@ -36,7 +36,9 @@ func DecodeQuery(identifier []byte, bigEndian, implicit bool) (Query, error) {
 		return Query{}, err
 	}
 	q := buildQuery(ds)
-	if ds.qrLevel || !ds.worklistKey {
+	// A Query/Retrieve Level marks a Q/R identifier, unless the device also
+	// sent the SPS sequence: then it is a worklist query with a stray key.
+	if (ds.qrLevel && !q.SPS) || !ds.worklistKey {
 		return q, ErrNotWorklistQuery
 	}
 	return q, nil

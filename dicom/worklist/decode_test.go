@@ -166,6 +166,13 @@ func TestDecodeRejects(t *testing.T) {
 			t.Errorf("err = %v, want ErrNotWorklistQuery", err)
 		}
 	})
+	t.Run("stray level in a worklist query", func(t *testing.T) {
+		b := newBuilder(false, true).el(tagQueryRetrieveLevel, "CS", "PATIENT").el(tagPatientName, "PN", "").
+			seq(tagSPSSequence, func(b *dsBuilder) { b.el(tagModality, "CS", "DX") })
+		if _, err := DecodeQuery(b.b, false, true); err != nil {
+			t.Errorf("err = %v, want a worklist query", err)
+		}
+	})
 	t.Run("empty", func(t *testing.T) {
 		if _, err := DecodeQuery(nil, false, true); !errors.Is(err, ErrNotWorklistQuery) {
 			t.Errorf("err = %v, want ErrNotWorklistQuery", err)

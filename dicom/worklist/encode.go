@@ -66,7 +66,7 @@ func answerElements(it *Item, q *Query) []outElem {
 			out = append(out, e)
 		}
 	}
-	if q.SPS {
+	if q.SPS || spsAsked {
 		if !spsAsked {
 			// An SPS sequence with no item asks for all of its attributes.
 			for i := range attrs {

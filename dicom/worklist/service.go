@@ -66,7 +66,9 @@ func (p Profile) Apply(q Query, callingAE string, now time.Time) Query {
 		q.setKey(Key{Tag: tagSPSStartDate, Name: "ScheduledProcedureStepStartDate", VR: "DA", InSPS: true,
 			Value: lo + "-" + hi, Profile: true, Injected: !hasDate})
 	}
-	if !p.ShowStarted {
+	// A device that asks for a status by name gets it, whatever the profile hides.
+	sk, hasStatus := q.Key(tagSPSStatus, true)
+	if !p.ShowStarted && (!hasStatus || sk.Universal()) {
 		q.HiddenStatuses = []string{"STARTED", "COMPLETED", "DISCONTINUED"}
 	}
 	if len(p.Modalities) > 0 {

@@ -178,3 +178,13 @@ func TestProfileApply(t *testing.T) {
 		t.Errorf("a profile without window added %+v", none.Keys)
 	}
 }
+
+func TestProfileHonoursAskedStatus(t *testing.T) {
+	now := mustTime(t, "2026-11-22T10:00:00Z")
+	q := DefaultProfile().Apply(Query{Keys: []Key{key(tagSPSStatus, true, "STARTED")}}, "X", now)
+	it := baseItem()
+	it.SPSStatus = "STARTED"
+	if !Matches(q, it) {
+		t.Errorf("a device asking for STARTED must see started items: %+v", Explain(q, it))
+	}
+}

@@ -22,7 +22,7 @@ const (
 	// drawn once for this purpose).
 	implementationClassUID = "2.25.184393220417830512766281305737436420353"
 	implementationVersion  = "VETBRIDGE"
-	maxFileBytes           = 4 << 20
+	maxFileBytes           = maxIdentifierBytes
 )
 
 // WriteFile writes item as a DICOM Part-10 worklist file (Explicit VR Little
