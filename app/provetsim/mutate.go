@@ -245,18 +245,24 @@ func (s *Server) RunDemo(ctx context.Context, every time.Duration) {
 	}
 }
 
-// SetDemo switches the demo ticker on (every interval) or off. It stops with Close.
+// SetDemo switches the demo ticker on (every interval) or off. Switching it
+// off returns only once the ticker has stopped, so nothing is added after.
+// It also stops with Close.
 func (s *Server) SetDemo(on bool, every time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.demoCancel != nil {
-		s.demoCancel()
-		s.demoCancel = nil
+	s.demoMu.Lock()
+	defer s.demoMu.Unlock()
+	if s.demoStop != nil {
+		s.demoStop()
+		s.demoStop = nil
 	}
 	if on {
 		ctx, cancel := context.WithCancel(s.ctx)
-		s.demoCancel = cancel
-		go s.RunDemo(ctx, every)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.RunDemo(ctx, every)
+		}()
+		s.demoStop = func() { cancel(); <-done }
 	}
 }
 

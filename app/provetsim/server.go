@@ -73,9 +73,11 @@ type Server struct {
 	faults   Faults
 	faultRng *rand.Rand
 
-	ctx        context.Context
-	cancel     context.CancelFunc
-	demoCancel context.CancelFunc
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	demoMu   sync.Mutex
+	demoStop func() // cancels the demo ticker and waits for it
 
 	lnMu sync.Mutex
 	ln   net.Listener

@@ -338,3 +338,37 @@ func TestGeneratorIsDeterministicAndVaried(t *testing.T) {
 		t.Fatal("Items differ for the same seed")
 	}
 }
+
+func TestDemoSwitchOverHTTP(t *testing.T) {
+	s := start(t, Options{Referrals: 1, Logger: slog.New(slog.DiscardHandler)})
+	put := func(body string) int {
+		req, _ := http.NewRequest(http.MethodPut, s.BaseURL()+"/_sim/demo", strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := put(`{"on":true,"every":"1ms"}`); c != 400 {
+		t.Fatalf("a 1 ms demo interval was accepted: %d", c)
+	}
+	if c := put(`{"on":true,"every":"100ms"}`); c != 204 {
+		t.Fatalf("demo on: %d", c)
+	}
+	deadline := time.Now().Add(time.Second)
+	for len(s.Items()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if c := put(`{"on":false}`); c != 204 {
+		t.Fatalf("demo off: %d", c)
+	}
+	n := len(s.Items())
+	if n < 2 {
+		t.Fatal("the demo added nothing in a second")
+	}
+	time.Sleep(250 * time.Millisecond)
+	if len(s.Items()) != n {
+		t.Fatal("the demo kept adding after it was switched off")
+	}
+}
