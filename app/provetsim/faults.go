@@ -1,6 +1,7 @@
 package provetsim
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -76,11 +77,9 @@ func (s *Server) withFaults(next http.Handler) http.Handler {
 
 // hangUp closes the connection without an answer.
 func hangUp(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			_ = conn.Close()
-			return
-		}
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		_ = conn.Close()
+		return
 	}
 	// HTTP/2 cannot be hijacked: abort the stream instead.
 	panic(http.ErrAbortHandler)
@@ -92,3 +91,43 @@ type discardWriter struct{ header http.Header }
 func (d *discardWriter) Header() http.Header         { return d.header }
 func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discardWriter) WriteHeader(int)             {}
+
+// statusWriter remembers the status for the request log. Unwrap lets
+// http.ResponseController reach the connection beneath.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// withRequestLog logs each request at debug level: method, path and status
+// only. Queries and bodies carry codes and tokens and are never logged.
+func (s *Server) withRequestLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		t0 := time.Now()
+		defer func() {
+			s.log.Debug("simulator request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "took", time.Since(t0))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}

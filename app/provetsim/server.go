@@ -218,7 +218,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+o+".well-known/openid-configuration", s.handleDiscovery)
 	s.routeAPI(mux, p+"/api/0.1/")
 	s.routeSim(mux)
-	return s.withFaults(mux)
+	return s.withRequestLog(s.withFaults(mux))
 }
 
 // writeJSON sends v with status; encoding errors only mean the peer left.

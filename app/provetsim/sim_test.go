@@ -10,14 +10,25 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode"
 )
 
 func TestFaults(t *testing.T) {
-	s := start(t, Options{Referrals: 1})
+	// Debug logging wraps the ResponseWriter: faults must still reach the connection.
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	s := start(t, Options{Referrals: 1, Logger: slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	at, _, _ := s.IssueToken("")
+	defer func() {
+		logMu.Lock()
+		defer logMu.Unlock()
+		if !strings.Contains(logs.String(), "path=/4/api/0.1/modality/ status=503") || strings.Contains(logs.String(), at) {
+			t.Errorf("request log:\n%s", logs.String())
+		}
+	}()
 
 	s.SetFaults(Faults{Outage: true})
 	if r := get(t, s, at, "modality/", nil); r.StatusCode != 503 || r.Header.Get("Retry-After") == "" {
@@ -371,4 +382,15 @@ func TestDemoSwitchOverHTTP(t *testing.T) {
 	if len(s.Items()) != n {
 		t.Fatal("the demo kept adding after it was switched off")
 	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
