@@ -74,6 +74,8 @@ type limiter struct {
 	now     func() time.Time
 	sleep   func(context.Context, time.Duration) error
 	buckets map[string]*bucket
+	// record, when set (tests), sees every admitted spending under the lock.
+	record func(key string, at time.Time, cost int)
 }
 
 func newLimiter(now func() time.Time, sleep func(context.Context, time.Duration) error) *limiter {
@@ -125,6 +127,9 @@ func (l *limiter) reserve(key string, cost int) time.Duration {
 	if b.used+cost <= b.budget {
 		b.spent = append(b.spent, spend{at: now, cost: cost})
 		b.used += cost
+		if l.record != nil {
+			l.record(key, now, cost)
+		}
 		return 0
 	}
 	// Wait until enough of the oldest spending leaves the window.
