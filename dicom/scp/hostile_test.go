@@ -370,3 +370,32 @@ func scpServerForShutdown(t *testing.T, find scp.FindHandler) stoppable {
 		}
 	}}
 }
+
+func TestPendingConnectionCap(t *testing.T) {
+	srv := startServer(t, scp.Config{MaxPending: 3})
+	var idle []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", srv.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	// The server counts a connection once it has accepted it; give it a
+	// moment to accept all three before the fourth arrives.
+	time.Sleep(100 * time.Millisecond)
+	r := dialRaw(t, srv.Addr)
+	r.expectClosed(2 * time.Second)
+	for _, c := range idle {
+		c.Close()
+	}
+	// Freed slots make room again.
+	waitFor(t, func() bool {
+		a, err := scu.Dial(context.Background(), srv.Addr, scu.Options{CalledAE: "VETBRIDGE", Timeout: time.Second})
+		if err != nil {
+			return false
+		}
+		a.Release(context.Background())
+		return true
+	})
+}

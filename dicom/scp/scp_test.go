@@ -87,10 +87,17 @@ func TestFindStreamsInEveryTransferSyntax(t *testing.T) {
 
 func TestFindCancelViaContext(t *testing.T) {
 	var seen atomic.Value
+	var sent atomic.Int32
 	handlerDone := make(chan uint16, 1)
 	inner := worklistHandler(t, 10000, time.Millisecond, &seen)
 	srv := startServer(t, scp.Config{Find: func(ctx context.Context, req scp.FindRequest, send func([]byte) error) uint16 {
-		s := inner(ctx, req, send)
+		s := inner(ctx, req, func(b []byte) error {
+			err := send(b)
+			if err == nil {
+				sent.Add(1)
+			}
+			return err
+		})
 		handlerDone <- s
 		return s
 	}})
@@ -112,6 +119,11 @@ func TestFindCancelViaContext(t *testing.T) {
 	case <-handlerDone:
 	case <-time.After(2 * time.Second):
 		t.Fatal("handler still running after C-CANCEL")
+	}
+	// The handler's context must end promptly: a few answers may cross
+	// the C-CANCEL on the wire, not thousands.
+	if n := sent.Load(); n > 100 {
+		t.Fatalf("handler sent %d answers despite C-CANCEL after 3", n)
 	}
 	if err := a.Echo(context.Background()); err != nil {
 		t.Fatalf("association unusable after cancel: %v", err)

@@ -103,6 +103,7 @@ type Assoc struct {
 	frag   dimse.Fragmenter
 	asm    dimse.Assembler
 	buf    []byte
+	queued []dimse.Message // messages that arrived packed in one PDU
 	nextID uint16
 	closed bool
 }
@@ -245,9 +246,14 @@ func Associate(ctx context.Context, conn net.Conn, opts Options) (*Assoc, error)
 	return a, nil
 }
 
+// ctxErr reports the context's error in place of the I/O error it caused.
+// A deadline can expire on the socket a moment before ctx.Err() is set.
 func ctxErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
+	if e := ctx.Err(); e != nil {
+		return e
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
 	}
 	return err
 }
@@ -305,6 +311,11 @@ func (a *Assoc) fail(err error) error {
 
 // readMessage reads PDUs until one message is complete.
 func (a *Assoc) readMessage(ctx context.Context) (dimse.Message, error) {
+	if len(a.queued) > 0 {
+		m := a.queued[0]
+		a.queued = a.queued[1:]
+		return m, nil
+	}
 	for {
 		a.conn.SetReadDeadline(time.Now().Add(a.opts.Timeout))
 		if err := ctx.Err(); err != nil {
@@ -331,17 +342,18 @@ func (a *Assoc) readMessage(ctx context.Context) (dimse.Message, error) {
 			if err != nil {
 				return dimse.Message{}, err
 			}
-			switch len(msgs) {
-			case 0:
+			if len(msgs) == 0 {
 				continue
-			case 1:
-				if _, ok := a.byID[msgs[0].ContextID]; !ok {
-					return dimse.Message{}, fmt.Errorf("response on unaccepted presentation context %d", msgs[0].ContextID)
-				}
-				return msgs[0], nil
-			default:
-				return dimse.Message{}, errors.New("server sent several messages in one PDU without being asked twice")
 			}
+			for _, m := range msgs {
+				if _, ok := a.byID[m.ContextID]; !ok {
+					return dimse.Message{}, fmt.Errorf("response on unaccepted presentation context %d", m.ContextID)
+				}
+			}
+			// Several C-FIND responses may share one PDU; keep the rest
+			// for the next call (the Assembler reuses its result slice).
+			a.queued = append(a.queued, msgs[1:]...)
+			return msgs[0], nil
 		case *pdu.Abort:
 			return dimse.Message{}, &AbortedError{Source: p.Source, Reason: p.Reason}
 		default:
