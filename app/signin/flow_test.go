@@ -560,15 +560,45 @@ func TestRefreshWithoutRotationKeepsTheSavedToken(t *testing.T) {
 	s := h.signIn(t)
 	ctx := context.Background()
 	first, _ := h.store.Load(ctx)
-	for range 2 {
-		if err := s.ForceRefresh(ctx); err != nil {
-			t.Fatal(err)
-		}
+	if err := s.ForceRefresh(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if now, _ := h.store.Load(ctx); now != first {
 		t.Fatal("the saved refresh token changed although Provet did not rotate it")
 	}
-	if code := apiStatus(t, s, h.sim); code != 200 || h.sim.Requests()["oauth.token"] != 3 {
+	if code := apiStatus(t, s, h.sim); code != 200 || h.sim.Requests()["oauth.token"] != 2 {
 		t.Fatalf("HTTP %d after %d token requests", code, h.sim.Requests()["oauth.token"])
+	}
+}
+
+func TestBurstOfForcedRefreshesCostsOne(t *testing.T) {
+	h := newHarness(t, provetsim.Options{AutoApprove: true})
+	s := h.signIn(t)
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			if err := s.ForceRefresh(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := h.sim.Requests()["oauth.token"]; n != 2 {
+		t.Fatalf("%d token requests for one sign-in and a burst of six 401s; want 2", n)
+	}
+}
+
+func TestBrowserThatCannotOpen(t *testing.T) {
+	h := newHarness(t, provetsim.Options{AutoApprove: true})
+	h.cfg.OpenURL = func(string) error { return errors.New("no browser installed") }
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := h.manager(t).SignIn(ctx)
+	if err == nil || !strings.Contains(err.Error(), "vetbridge login") || !strings.Contains(err.Error(), "no browser installed") {
+		t.Fatalf("err %v", err)
+	}
+	h.cfg.OpenURL = nil
+	if _, err := h.manager(t).SignIn(ctx); err == nil {
+		t.Fatal("a sign-in without a way to show the page started")
 	}
 }

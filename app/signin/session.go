@@ -29,7 +29,14 @@ type Session struct {
 	tok   *oauth2.Token
 	ended error // ErrSignInAgain or ErrSignedOut once the session is over
 	user  *User
+	// refreshed is when the last refresh succeeded; a burst of 401s from
+	// concurrent requests then costs one refresh, not one each.
+	refreshed time.Time
 }
+
+// forceRefreshGrace is how recent a refresh must be for ForceRefresh to
+// trust it instead of refreshing again.
+const forceRefreshGrace = 2 * time.Second
 
 func newSession(m *Manager, tok *oauth2.Token) *Session {
 	return &Session{m: m, tok: tok}
@@ -44,6 +51,7 @@ func (s *Session) Token() (*oauth2.Token, error) {
 
 // ForceRefresh renews the access token now, for an API client that was told
 // 401 by Provet although the token looked valid (revoked, or a clock skew).
+// Calls within two seconds of a successful refresh reuse it.
 func (s *Session) ForceRefresh(ctx context.Context) error {
 	_, err := s.token(ctx, true)
 	return err
@@ -56,7 +64,8 @@ func (s *Session) token(ctx context.Context, force bool) (*oauth2.Token, error) 
 		s.mu.Unlock()
 		return nil, err
 	}
-	if !force && s.tok.Valid() {
+	recent := !s.refreshed.IsZero() && time.Since(s.refreshed) < forceRefreshGrace
+	if (!force || recent) && s.tok.Valid() {
 		t := *s.tok
 		s.mu.Unlock()
 		return &t, nil
@@ -102,6 +111,7 @@ func (s *Session) refreshLocked(ctx context.Context) (*oauth2.Token, bool, error
 		}
 	}
 	s.tok = t
+	s.refreshed = time.Now()
 	s.m.log.Debug("Provet access token renewed", "expires", t.Expiry)
 	c := *t
 	return &c, false, nil
