@@ -623,14 +623,25 @@ func (p *pred) whenReason(it *Item, q *Query) Reason {
 	if k, ok := q.Key(tagSPSStartTime, true); ok && p.useTime {
 		tk = k
 	}
-	var want []string
-	if dk != nil {
-		want = append(want, describeDateRange(dk.Value))
+	switch {
+	case dk != nil && tk != nil:
+		// One continuous period, so say it as one.
+		dlo, dhi := splitRange(dk.Value)
+		tlo, thi := splitRange(tk.Value)
+		var lo, hi string
+		if dlo != "" {
+			lo = formatDate(dlo) + " " + formatTime(orDefault(tlo, "0000"))
+		}
+		if dhi != "" {
+			hi = formatDate(dhi) + " " + formatTime(orDefault(thi, "2359"))
+		}
+		r.Want = describeSpan(lo, hi)
+	case dk != nil:
+		r.Want = describeDateRange(dk.Value)
+	case tk != nil:
+		lo, hi := splitRange(tk.Value)
+		r.Want = "times " + describeSpan(formatTime(lo), formatTime(hi))
 	}
-	if tk != nil {
-		want = append(want, "at "+describeTimeRange(tk.Value))
-	}
-	r.Want = strings.Join(want, " ")
 	d, t := strings.TrimSpace(it.StartDate), strings.TrimSpace(it.StartTime)
 	var have string
 	switch {
@@ -638,6 +649,8 @@ func (p *pred) whenReason(it *Item, q *Query) Reason {
 		have = "not scheduled on any date"
 	case p.useTime && t == "":
 		have = "scheduled with no time"
+	case !p.useDate:
+		have = "scheduled at " + formatTime(t)
 	default:
 		have = "scheduled " + relativeDay(d, q.Today)
 		if t != "" && p.useTime {
@@ -696,29 +709,19 @@ func formatTime(t string) string {
 }
 
 func describeDateRange(v string) string {
-	lo, hi, isRange := strings.Cut(v, "-")
-	switch {
-	case !isRange:
-		return formatDate(lo)
-	case lo == "":
-		return "up to " + formatDate(hi)
-	case hi == "":
-		return "from " + formatDate(lo)
-	case lo == hi:
-		return formatDate(lo)
-	}
-	return formatDate(lo) + " to " + formatDate(hi)
+	lo, hi := splitRange(v)
+	return describeSpan(formatDate(lo), formatDate(hi))
 }
 
-func describeTimeRange(v string) string {
-	lo, hi, isRange := strings.Cut(v, "-")
+// describeSpan words a range whose ends are already formatted; "" is open.
+func describeSpan(lo, hi string) string {
 	switch {
-	case !isRange:
-		return formatTime(lo)
+	case lo == hi:
+		return lo
 	case lo == "":
-		return "up to " + formatTime(hi)
+		return "up to " + hi
 	case hi == "":
-		return "from " + formatTime(lo)
+		return "from " + lo
 	}
-	return formatTime(lo) + " to " + formatTime(hi)
+	return lo + " to " + hi
 }
