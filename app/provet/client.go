@@ -266,6 +266,9 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 				wait = c.backoffDelay(attempt)
 			}
 			c.limits.block(key, c.now().Add(wait))
+			if attempt >= c.tries {
+				return nil, last
+			}
 			if dl, ok := ctx.Deadline(); wait > maxRetryWait || (ok && time.Until(dl) < wait) {
 				return nil, last // waiting would outlive the call: let the caller retry later
 			}
@@ -273,7 +276,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			if err := c.sleep(ctx, wait); err != nil {
 				return nil, c.ctxErr(ctx, last, last)
 			}
-		case s >= 500:
+		case s >= 500 || s == http.StatusRequestTimeout:
 			last = fail(ErrServer, s, attempt, nil)
 			last.Detail = excerpt(resp.body)
 			if s == http.StatusNotImplemented {
