@@ -73,6 +73,7 @@ func TestWlmscpfsServesWrittenFiles(t *testing.T) {
 	}
 	items := clinicItems()
 	items[1].PatientName = "Smith^Rex"
+	items[2].PatientName = "Иванов^Шарик" // does not fit Latin-1: the file is UTF-8
 	for i, it := range items {
 		var buf bytes.Buffer
 		if err := WriteFile(&buf, it); err != nil {
@@ -148,10 +149,15 @@ func TestWlmscpfsServesWrittenFiles(t *testing.T) {
 		if len(got) != 4 {
 			t.Fatalf("got %d DX items, want 4", len(got))
 		}
+		names := map[string]int{}
 		for _, it := range got {
-			if it.Modality != "DX" || it.PatientName != "Mäkinen^Pörri" || it.AccessionNumber != "ACC20261122001" || it.SPSID != "SPS1001" {
+			names[it.PatientName]++
+			if it.Modality != "DX" || it.AccessionNumber != "ACC20261122001" || it.SPSID != "SPS1001" {
 				t.Errorf("answer %+v", it)
 			}
+		}
+		if names["Mäkinen^Pörri"] != 3 || names["Иванов^Шарик"] != 1 {
+			t.Errorf("names through wlmscpfs: %v", names)
 		}
 	})
 	t.Run("by station and date", func(t *testing.T) {

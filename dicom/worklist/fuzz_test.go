@@ -38,8 +38,9 @@ func FuzzDecodeQuery(f *testing.F) {
 		if err != nil {
 			return
 		}
-		Matches(q, it)
-		Explain(q, it)
+		if m, rs := Matches(q, it), Explain(q, it); m != (len(rs) == 0) {
+			t.Fatalf("Matches = %v but Explain = %+v", m, rs)
+		}
 		if _, err := Encode(it, q, CharsetAuto, bigEndian, implicit); err != nil && !(bigEndian && implicit) {
 			t.Fatalf("a decoded query must encode: %v", err)
 		}
