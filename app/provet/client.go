@@ -81,6 +81,9 @@ type Client struct {
 	now     func() time.Time
 	sleep   func(context.Context, time.Duration) error
 	limits  *limiter
+	// lookupHost resolves names for Diagnose; tests replace it so they never
+	// query a real DNS server.
+	lookupHost func(ctx context.Context, host string) ([]string, error)
 }
 
 // New validates the options and returns a Client.
@@ -139,6 +142,7 @@ func New(o Options) (*Client, error) {
 		c.sleep = sleepCtx
 	}
 	c.limits = newLimiter(c.now, c.sleep)
+	c.lookupHost = net.DefaultResolver.LookupHost
 	return c, nil
 }
 
@@ -382,13 +386,7 @@ func classifyTransport(err error) (kind error, retry bool) {
 	if errors.Is(err, errTooLarge) || errors.Is(err, errRedirect) {
 		return ErrServer, false
 	}
-	var (
-		uerr  x509.UnknownAuthorityError
-		herr  x509.HostnameError
-		cerr  x509.CertificateInvalidError
-		tverr *tls.CertificateVerificationError
-	)
-	if errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &cerr) || errors.As(err, &tverr) {
+	if isCertError(err) {
 		// Retrying does not fix an untrusted certificate (often a proxy
 		// intercepting TLS); it is offline as far as the clinic can tell.
 		return ErrOffline, false
@@ -405,6 +403,29 @@ func classifyTransport(err error) (kind error, retry bool) {
 	}
 	return ErrOffline, false
 }
+
+// certError returns the TLS certificate failure in err's chain, or nil.
+func certError(err error) error {
+	var (
+		uerr  x509.UnknownAuthorityError
+		herr  x509.HostnameError
+		cerr  x509.CertificateInvalidError
+		tverr *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.As(err, &tverr):
+		return tverr
+	case errors.As(err, &uerr):
+		return uerr
+	case errors.As(err, &herr):
+		return herr
+	case errors.As(err, &cerr):
+		return cerr
+	}
+	return nil
+}
+
+func isCertError(err error) bool { return certError(err) != nil }
 
 // retryAfter reads Retry-After as seconds or an HTTP date.
 func retryAfter(h http.Header, now time.Time) time.Duration {

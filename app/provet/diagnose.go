@@ -74,7 +74,7 @@ func (d *diag) run(ctx context.Context) {
 	if ip := net.ParseIP(host); ip != nil {
 		d.printf("  %s is an IP address\n", host)
 	} else {
-		addrs, err := net.DefaultResolver.LookupHost(ctx, host)
+		addrs, err := d.c.lookupHost(ctx, host)
 		if err != nil {
 			d.problem("cannot resolve %s (%v): check the internet connection, DNS settings or the Provet URL", host, err)
 			return
@@ -86,6 +86,10 @@ func (d *diag) run(ctx context.Context) {
 	q := url.Values{"page_size": {"5"}}
 	resp, err := d.c.do(ctx, &request{method: http.MethodGet, rel: pathWorklist, query: q})
 	if err != nil {
+		if ce := certError(err); ce != nil {
+			d.problem("the TLS certificate of %s is not trusted (%v): if a proxy or antivirus inspects HTTPS, ask IT to exempt %s", host, ce, host)
+			return
+		}
 		d.problem("cannot list the worklist: %v", err)
 		return
 	}
