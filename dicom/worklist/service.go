@@ -129,7 +129,7 @@ func (s *Service) Find(ctx context.Context, req Request, send func([]byte) error
 	rec := QueryRecord{Time: start, CallingAE: req.CallingAE, CalledAE: req.CalledAE, Addr: req.Addr}
 	defer func() {
 		rec.Duration = now().Sub(start)
-		log.Info("worklist query", "calling_ae", rec.CallingAE, "addr", rec.Addr,
+		log.Debug("worklist query", "calling_ae", rec.CallingAE, "addr", rec.Addr,
 			"matches", rec.Matches, "status", rec.Status, "duration", rec.Duration)
 		if s.OnQuery != nil {
 			s.OnQuery(rec)
