@@ -42,7 +42,10 @@ type association struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	wmu  sync.Mutex // serialises writes and guards frag
+	// wsem serialises writes and guards frag. It is a channel rather than
+	// a mutex so abort can give up waiting for a writer stuck on a peer
+	// that does not read.
+	wsem chan struct{}
 	frag dimse.Fragmenter
 
 	queue    chan work
@@ -66,6 +69,7 @@ func newAssociation(s *Server, conn net.Conn, peer Peer, accepted []acceptedCont
 		log:      log,
 		contexts: make(map[byte]acceptedContext, len(accepted)),
 		queue:    make(chan work, maxQueued),
+		wsem:     make(chan struct{}, 1),
 	}
 	for _, c := range accepted {
 		a.contexts[c.id] = c
@@ -114,11 +118,16 @@ func (a *association) run(parent context.Context) (string, int) {
 func (a *association) abort(reason string, source, why byte) {
 	a.setEnd(reason)
 	a.cancel()
-	a.wmu.Lock()
-	a.conn.SetWriteDeadline(time.Now().Add(min(a.s.cfg.WriteTimeout, 2*time.Second)))
-	b, _ := (&pdu.Abort{Source: source, Reason: why}).Append(nil)
-	a.conn.Write(b)
-	a.wmu.Unlock()
+	// An A-ABORT cannot be slipped into the middle of another PDU; if a
+	// write is stuck, closing the connection is the only way out.
+	select {
+	case a.wsem <- struct{}{}:
+		a.conn.SetWriteDeadline(time.Now().Add(min(a.s.cfg.WriteTimeout, 2*time.Second)))
+		b, _ := (&pdu.Abort{Source: source, Reason: why}).Append(nil)
+		a.conn.Write(b)
+		<-a.wsem
+	case <-time.After(200 * time.Millisecond):
+	}
 	a.conn.Close()
 }
 
@@ -267,9 +276,9 @@ func (a *association) worker() {
 			continue
 		}
 		if w.release {
-			a.wmu.Lock()
+			a.wsem <- struct{}{}
 			err := a.s.writePDU(a.conn, &pdu.ReleaseRP{})
-			a.wmu.Unlock()
+			<-a.wsem
 			a.inFlight.Add(-1)
 			a.setEnd("released")
 			if err != nil {
@@ -341,8 +350,8 @@ func (a *association) respond(ctxID byte, rq *dimse.Command, status uint16, sopC
 // send writes one message under the write deadline. A failed write ends the
 // association: its stream position is unknown.
 func (a *association) send(ctxID byte, cmd *dimse.Command, data []byte) error {
-	a.wmu.Lock()
-	defer a.wmu.Unlock()
+	a.wsem <- struct{}{}
+	defer func() { <-a.wsem }()
 	if a.ctx.Err() != nil {
 		return ErrAssociationGone
 	}

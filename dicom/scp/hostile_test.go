@@ -350,11 +350,16 @@ type stoppable struct {
 }
 
 func scpServerForShutdown(t *testing.T, find scp.FindHandler) stoppable {
+	return stoppableServer(t, scp.Config{Find: find})
+}
+
+func stoppableServer(t *testing.T, cfg scp.Config) stoppable {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := scp.New(scp.Config{Find: find, Logger: startServerLogger()})
+	cfg.Logger = startServerLogger()
+	srv := scp.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
@@ -398,4 +403,36 @@ func TestPendingConnectionCap(t *testing.T) {
 		a.Release(context.Background())
 		return true
 	})
+}
+
+// A peer that stopped reading must not hold up shutdown for the write
+// timeout: the server gives up on the stuck write and closes.
+func TestShutdownWithStalledPeer(t *testing.T) {
+	before := runtime.NumGoroutine()
+	big := bytes.Repeat([]byte{'B'}, 60000)
+	var lastSend atomic.Int64
+	srv := stoppableServer(t, scp.Config{
+		WriteTimeout: time.Minute,
+		Find: func(ctx context.Context, _ scp.FindRequest, send func([]byte) error) uint16 {
+			for send(big) == nil {
+				lastSend.Store(time.Now().UnixNano())
+			}
+			return dimse.StatusUnableToProcess
+		},
+	})
+	r := dialRaw(t, srv.addr)
+	r.mustAssociate()
+	r.send(3, &dimse.Command{CommandField: dimse.CFindRQ, MessageID: 1, AffectedSOPClassUID: dimse.ModalityWorklistFind, HasDataSet: true}, []byte{})
+	// Wait until the socket buffers are full and the server's write blocks.
+	waitFor(t, func() bool {
+		last := lastSend.Load()
+		return last != 0 && time.Since(time.Unix(0, last)) > 300*time.Millisecond
+	})
+	start := time.Now()
+	srv.stop()
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("shutdown took %v with a stalled peer", d)
+	}
+	r.conn.Close()
+	waitGoroutines(t, before)
 }

@@ -241,7 +241,7 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	log = log.With("calling_ae", rq.CallingAE, "called_ae", rq.CalledAE)
 
 	if rj, reason := s.vet(rq, conn.RemoteAddr(), log); rj != nil {
-		s.reject(conn, peer, rj, reason, log)
+		s.reject(ctx, conn, peer, rj, reason, log)
 		return
 	}
 	ac, accepted := s.negotiate(rq)
@@ -249,7 +249,7 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	// for ARTIM never block a real query.
 	if s.active.Add(1) > int64(s.cfg.MaxAssociations) {
 		s.active.Add(-1)
-		s.reject(conn, peer, &pdu.AssociateRJ{Result: pdu.RJResultTransient, Source: pdu.RJSourceProviderPresentn, Reason: pdu.RJReasonLocalLimitExceeded},
+		s.reject(ctx, conn, peer, &pdu.AssociateRJ{Result: pdu.RJResultTransient, Source: pdu.RJSourceProviderPresentn, Reason: pdu.RJReasonLocalLimitExceeded},
 			fmt.Sprintf("more than %d associations at once", s.cfg.MaxAssociations), log)
 		return
 	}
@@ -285,13 +285,15 @@ func (s *Server) event(ev AssociationEvent) {
 	s.cfg.OnAssociation(ev)
 }
 
-func (s *Server) reject(conn net.Conn, peer Peer, rj *pdu.AssociateRJ, reason string, log *slog.Logger) {
+func (s *Server) reject(ctx context.Context, conn net.Conn, peer Peer, rj *pdu.AssociateRJ, reason string, log *slog.Logger) {
 	log.Info("association rejected", "reason", reason)
 	s.writePDU(conn, rj)
 	s.event(AssociationEvent{Kind: Rejected, Peer: peer, Reason: reason})
 	// Give the peer a moment to read the rejection and close first, so it
 	// sees the RJ rather than a reset.
 	conn.SetReadDeadline(time.Now().Add(min(s.cfg.ARTIMTimeout, time.Second)))
+	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
+	defer stop()
 	var sink [64]byte
 	for {
 		if _, err := conn.Read(sink[:]); err != nil {
