@@ -290,3 +290,13 @@ func FuzzDecodeReferral(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeIDFromOwnURL(t *testing.T) {
+	it, err := DefaultMapping().DecodeWorklist([]byte(`{"url":"https://h/1/api/0.1/diagnosticimaging_worklist/5/","status":1}`))
+	if err != nil || it.ID != 5 || it.Status != StatusRequested {
+		t.Errorf("%+v %v", it, err)
+	}
+	if _, err := DefaultMapping().DecodeWorklist([]byte(`{"id":-4}`)); err == nil {
+		t.Error("a negative id was accepted")
+	}
+}
