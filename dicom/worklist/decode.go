@@ -77,7 +77,7 @@ func readDataSet(b []byte, bigEndian, implicit bool) (ds dataSet, err error) {
 	}
 	w := walker{bo: bo, implicit: implicit}
 	w.prefix()
-	if _, err := w.dataset(b, 0, false, false, false); err != nil {
+	if _, err := w.dataset(b, 0, false, false); err != nil {
 		return ds, fmt.Errorf("the query is not a readable DICOM data set (%w); check the device's transfer syntax settings", err)
 	}
 	ds.charset, ds.qrLevel, ds.worklistKey = w.charset, w.qrLevel, w.worklistKey
@@ -189,7 +189,7 @@ const (
 // dataset walks elements in b until its end or, when untilDelim, an item
 // delimiter; it returns the bytes consumed. discard walks without output, to
 // step over an undefined-length value we drop.
-func (w *walker) dataset(b []byte, depth int, inSPS, untilDelim, discard bool) (int, error) {
+func (w *walker) dataset(b []byte, depth int, untilDelim, discard bool) (int, error) {
 	if depth > maxDepth {
 		return 0, fmt.Errorf("sequences nested deeper than %d", maxDepth)
 	}
@@ -247,8 +247,8 @@ func (w *walker) dataset(b []byte, depth int, inSPS, untilDelim, discard bool) (
 				effVR = info.VRs[0]
 			}
 		}
-		// An undefined-length UN holds implicit VR little endian, whatever the
-		// transfer syntax; we only ever step over it.
+		// A sequence sent as UN is encoded implicit VR little endian whatever
+		// the transfer syntax (PS3.5 6.2.2); we only ever step over it.
 		unSeq := vr == "UN" && (vl == undefinedLength || effVR == "SQ")
 		keep := known && keptVR(effVR) && !discard && !unSeq && t.group() >= 0x0008
 		if vr == "UN" && effVR != "UN" && effVR != "SQ" && !w.implicit && vl > 0xFFFF && !longVL(effVR) {
@@ -272,6 +272,15 @@ func (w *walker) dataset(b []byte, depth int, inSPS, untilDelim, discard bool) (
 		isSeq := effVR == "SQ" || unSeq || (vl == undefinedLength && w.implicit)
 		if isSeq {
 			seqKeep := keep && effVR == "SQ" && !unSeq
+			if !seqKeep && vl != undefinedLength {
+				// A dropped sequence of known length is skipped unread, so
+				// whatever it holds cannot fail the query.
+				if int64(vl) > int64(len(b)-p) {
+					return 0, fmt.Errorf("element %v claims %d bytes, %d remain", t, vl, len(b)-p)
+				}
+				p += int(vl)
+				continue
+			}
 			if seqKeep {
 				w.putHeader(t, "SQ", undefinedLength)
 			}
@@ -279,7 +288,7 @@ func (w *walker) dataset(b []byte, depth int, inSPS, untilDelim, discard bool) (
 			if unSeq {
 				w.implicit, w.bo = true, binary.LittleEndian
 			}
-			n, err := w.sequence(b[p:], vl, depth+1, t == tagSPSSequence && depth == 0, !seqKeep || discard)
+			n, err := w.sequence(b[p:], vl, depth+1, !seqKeep || discard)
 			w.implicit, w.bo = saveImplicit, saveBO
 			if err != nil {
 				return 0, fmt.Errorf("in %v: %w", t, err)
@@ -309,7 +318,7 @@ func (w *walker) dataset(b []byte, depth int, inSPS, untilDelim, discard bool) (
 }
 
 // sequence walks the items of a sequence value starting at b[0].
-func (w *walker) sequence(b []byte, vl uint32, depth int, isSPS, discard bool) (int, error) {
+func (w *walker) sequence(b []byte, vl uint32, depth int, discard bool) (int, error) {
 	body := b
 	if vl != undefinedLength {
 		if int64(vl) > int64(len(b)) {
@@ -344,7 +353,7 @@ func (w *walker) sequence(b []byte, vl uint32, depth int, isSPS, discard bool) (
 			w.putItemHeader(tagItem, undefinedLength)
 		}
 		if ivl == undefinedLength {
-			n, err := w.dataset(body[p:], depth, isSPS, true, discard)
+			n, err := w.dataset(body[p:], depth, true, discard)
 			if err != nil {
 				return 0, err
 			}
@@ -353,7 +362,7 @@ func (w *walker) sequence(b []byte, vl uint32, depth int, isSPS, discard bool) (
 			if int64(ivl) > int64(len(body)-p) {
 				return 0, fmt.Errorf("item claims %d bytes, %d remain", ivl, len(body)-p)
 			}
-			if _, err := w.dataset(body[p:p+int(ivl)], depth, isSPS, false, discard); err != nil {
+			if _, err := w.dataset(body[p:p+int(ivl)], depth, false, discard); err != nil {
 				return 0, err
 			}
 			p += int(ivl)
