@@ -73,6 +73,16 @@ func TestDecodeSloppyQuery(t *testing.T) {
 	b.el(tagSpecificCharacterSet, "CS", "ISO-IR 100")
 	b.el(0x00090010, "LO", "ACME PRIVATE")
 	b.el(0x00091001, "UN", "\x01\x02\x03\x04")
+	// A private sequence of known length holding garbage, and a private
+	// undefined-length UN sequence (implicit VR inside, per PS3.5).
+	b.tag(0x00091010)
+	b.b = append(b.b, 'S', 'Q', 0, 0, 6, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 0, 1)
+	b.tag(0x00091011)
+	b.b = append(b.b, 'U', 'N', 0, 0, 0xff, 0xff, 0xff, 0xff)
+	b.b = append(b.b, 0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff, 0xff, 0xff) // item
+	b.b = append(b.b, 0x10, 0x00, 0x20, 0x00, 2, 0, 0, 0, 'X', ' ')   // (0010,0020) implicit
+	b.b = append(b.b, 0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0)             // item delimiter
+	b.b = append(b.b, 0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0)             // sequence delimiter
 	b.el(tagPatientName, "UN", "M\xe4kinen^P\xf6rri")
 	b.el(tagPatientID, "LO", "")
 	b.el(0x00102201, "LO", "c\xe4t")
