@@ -115,9 +115,18 @@ func compile(q Query) *compiled {
 				if v == "" {
 					continue
 				}
-				p.vals = append(p.vals, preparePattern(a.kind, v))
-				if a.kind == matchName {
-					p.alt = append(p.alt, p.vals[len(p.vals)-1]+"^*")
+				if a.kind != matchName {
+					p.vals = append(p.vals, preparePattern(a.kind, v))
+					continue
+				}
+				// Each component group of a name (alphabetic=ideographic=
+				// phonetic) may find the animal on its own.
+				for _, g := range strings.Split(v, "=") {
+					if g = strings.TrimSpace(g); g != "" {
+						pat := preparePattern(a.kind, g)
+						p.vals = append(p.vals, pat)
+						p.alt = append(p.alt, pat+"^*")
+					}
 				}
 			}
 		}

@@ -89,6 +89,7 @@ func TestMatch(t *testing.T) {
 		{"name greek", []Key{top(name, "ΠΑΠΑΔΟΠΟΥΛΟΣ")}, func(it *Item) { it.PatientName = "Παπαδόπουλος^Άρης" }, true},
 		{"name japanese does not match another", []Key{top(name, "山田")}, func(it *Item) { it.PatientName = "木村^太郎" }, false},
 		{"name japanese", []Key{top(name, "山田*")}, func(it *Item) { it.PatientName = "山田^太郎" }, true},
+		{"name query with groups", []Key{top(name, "YAMADA^TARO=山田^太郎")}, func(it *Item) { it.PatientName = "山田^太郎" }, true},
 		{"name ideographic group", []Key{top(name, "YAMADA")}, func(it *Item) { it.PatientName = "Yamada^Taro=山田^太郎" }, true},
 		// IDs: wildcards allowed, case-sensitive.
 		{"patient id", []Key{top(pid, "P-10042")}, nil, true},
