@@ -6,7 +6,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -186,5 +189,34 @@ func TestProfileHonoursAskedStatus(t *testing.T) {
 	it.SPSStatus = "STARTED"
 	if !Matches(q, it) {
 		t.Errorf("a device asking for STARTED must see started items: %+v", Explain(q, it))
+	}
+}
+
+// Every DCMTK example query, in every transfer syntax, gets a success and
+// answers that parse.
+func TestServiceAnswersDCMTKExampleQueries(t *testing.T) {
+	s, _ := testService(t, clinicItems()...)
+	files, _ := filepath.Glob("testdata/wlistqry/*.dcm")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		be, impl := strings.Contains(f, ".tb."), strings.Contains(f, ".ti.")
+		n := 0
+		st := s.Find(context.Background(), Request{CallingAE: "OTHER", BigEndian: be, Implicit: impl, Identifier: b},
+			func(ans []byte) error {
+				n++
+				if _, err := readDataSet(ans, be, impl); err != nil {
+					t.Errorf("%s: answer does not parse: %v", f, err)
+				}
+				return nil
+			})
+		if st != StatusSuccess {
+			t.Errorf("%s: status %#x", f, st)
+		}
+		if strings.Contains(f, "wlistqry3.") && n != 3 {
+			t.Errorf("%s: a name-only query got %d answers, want the 3 in the default window", f, n)
+		}
 	}
 }
