@@ -350,7 +350,22 @@ func decodeAT(v []byte, elem uint16) ([]uint32, error) {
 	return out, nil
 }
 
-func trimUID(v []byte) string { return strings.TrimRight(string(v), "\x00 ") }
+func trimUID(v []byte) string {
+	for len(v) > 0 && (v[len(v)-1] == 0 || v[len(v)-1] == ' ') {
+		v = v[:len(v)-1]
+	}
+	// Every response repeats one of a few SOP class UIDs; returning the
+	// constant saves an allocation per message (the comparison does not
+	// allocate).
+	for _, known := range knownUIDs {
+		if string(v) == known {
+			return known
+		}
+	}
+	return string(v)
+}
+
+var knownUIDs = [...]string{ModalityWorklistFind, VerificationSOPClass, MPPSSOPClass}
 
 // Clone returns a deep copy.
 func (c *Command) Clone() *Command {

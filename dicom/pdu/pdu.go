@@ -323,12 +323,21 @@ func AppendPDV(b []byte, v PDV) []byte {
 }
 
 func decodePDataTF(body []byte) (*PDataTF, error) {
-	p := &PDataTF{}
+	// A PDV takes at least 6 bytes, which bounds the slice before it grows.
+	pdvs, err := AppendPDVs(make([]PDV, 0, min(len(body)/PDVOverhead, 4)), body)
+	if err != nil {
+		return nil, err
+	}
+	return &PDataTF{PDVs: pdvs}, nil
+}
+
+// AppendPDVs decodes the PDV items of a P-DATA-TF body and appends them to
+// dst, so a reader can reuse one slice for every PDU. The PDVs' data alias
+// body.
+func AppendPDVs(dst []PDV, body []byte) ([]PDV, error) {
 	if len(body) == 0 {
 		return nil, fmt.Errorf("%w: P-DATA-TF without PDVs", ErrMalformed)
 	}
-	// A PDV takes at least 6 bytes, which bounds the slice before it grows.
-	p.PDVs = make([]PDV, 0, min(len(body)/PDVOverhead, 4))
 	for len(body) > 0 {
 		if len(body) < PDVOverhead {
 			return nil, fmt.Errorf("%w: truncated PDV header", ErrMalformed)
@@ -341,7 +350,7 @@ func decodePDataTF(body []byte) (*PDataTF, error) {
 		if mch&^3 != 0 {
 			return nil, fmt.Errorf("%w: PDV message control header 0x%02X", ErrMalformed, mch)
 		}
-		p.PDVs = append(p.PDVs, PDV{
+		dst = append(dst, PDV{
 			ContextID: body[4],
 			Command:   mch&1 != 0,
 			Last:      mch&2 != 0,
@@ -349,7 +358,7 @@ func decodePDataTF(body []byte) (*PDataTF, error) {
 		})
 		body = body[4+n:]
 	}
-	return p, nil
+	return dst, nil
 }
 
 // trimAE removes the space padding of a 16-byte AE field; DICOM treats

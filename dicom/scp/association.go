@@ -142,6 +142,7 @@ func (a *association) read() {
 	defer stop()
 	asm := dimse.Assembler{MaxDataSetLength: a.s.cfg.MaxDataSetLength}
 	var buf []byte
+	var pdvs []pdu.PDV
 	released := false
 	for {
 		a.conn.SetReadDeadline(time.Now().Add(a.s.cfg.IdleTimeout))
@@ -182,19 +183,25 @@ func (a *association) read() {
 		if cap(body) <= int(a.s.readLimit) {
 			buf = body[:0]
 		}
-		p, err := pdu.Decode(t, body)
+		var p pdu.PDU
+		if t == pdu.TypePDataTF {
+			// The hot path: decode into a reused slice, no PDU value.
+			pdvs, err = pdu.AppendPDVs(pdvs[:0], body)
+		} else {
+			p, err = pdu.Decode(t, body)
+		}
 		if err != nil {
 			a.log.Info("malformed PDU; aborting association", "type", t.String(), "err", err)
 			a.abort("malformed PDU: "+err.Error(), pdu.AbortSourceProvider, pdu.AbortReasonInvalidPDUParm)
 			return
 		}
-		switch p := p.(type) {
-		case *pdu.PDataTF:
+		switch p.(type) {
+		case nil:
 			if released {
 				a.abort("P-DATA after A-RELEASE-RQ", pdu.AbortSourceProvider, pdu.AbortReasonUnexpectedPDU)
 				return
 			}
-			msgs, err := asm.Add(p.PDVs)
+			msgs, err := asm.Add(pdvs)
 			if err != nil {
 				a.log.Info("bad message; aborting association", "err", err)
 				a.abort(err.Error(), pdu.AbortSourceProvider, pdu.AbortReasonUnexpectedPDUParm)

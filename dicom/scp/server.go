@@ -256,16 +256,17 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	defer s.active.Add(-1)
 	releasePending()
 
-	if err := s.writePDU(conn, ac); err != nil {
-		log.Info("sending A-ASSOCIATE-AC failed", "err", err)
-		return
-	}
 	var syntaxes []string
 	for _, c := range accepted {
 		syntaxes = append(syntaxes, c.abstract)
 	}
 	log.Info("association accepted", "contexts", len(accepted), "peer_max_pdu", rq.UserInfo.MaxLength)
 	s.event(AssociationEvent{Kind: Accepted, Peer: peer, AbstractSyntaxes: syntaxes})
+	if err := s.writePDU(conn, ac); err != nil {
+		log.Info("sending A-ASSOCIATE-AC failed", "err", err)
+		s.event(AssociationEvent{Kind: Ended, Peer: peer, Reason: "sending A-ASSOCIATE-AC failed"})
+		return
+	}
 
 	a := newAssociation(s, conn, peer, accepted, rq.UserInfo.MaxLength, log)
 	reason, requests := a.run(ctx)
@@ -287,8 +288,10 @@ func (s *Server) event(ev AssociationEvent) {
 
 func (s *Server) reject(ctx context.Context, conn net.Conn, peer Peer, rj *pdu.AssociateRJ, reason string, log *slog.Logger) {
 	log.Info("association rejected", "reason", reason)
-	s.writePDU(conn, rj)
+	// The event goes first so that the application has recorded it by the
+	// time the peer learns of the rejection.
 	s.event(AssociationEvent{Kind: Rejected, Peer: peer, Reason: reason})
+	s.writePDU(conn, rj)
 	// Give the peer a moment to read the rejection and close first, so it
 	// sees the RJ rather than a reset.
 	conn.SetReadDeadline(time.Now().Add(min(s.cfg.ARTIMTimeout, time.Second)))

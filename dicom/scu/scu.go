@@ -103,6 +103,7 @@ type Assoc struct {
 	frag   dimse.Fragmenter
 	asm    dimse.Assembler
 	buf    []byte
+	pdvs   []pdu.PDV
 	queued []dimse.Message // messages that arrived packed in one PDU
 	nextID uint16
 	closed bool
@@ -332,13 +333,12 @@ func (a *Assoc) readMessage(ctx context.Context) (dimse.Message, error) {
 			return dimse.Message{}, ctxErr(ctx, err)
 		}
 		a.buf = body[:0]
-		p, err := pdu.Decode(t, body)
-		if err != nil {
-			return dimse.Message{}, err
-		}
-		switch p := p.(type) {
-		case *pdu.PDataTF:
-			msgs, err := a.asm.Add(p.PDVs)
+		if t == pdu.TypePDataTF {
+			a.pdvs, err = pdu.AppendPDVs(a.pdvs[:0], body)
+			if err != nil {
+				return dimse.Message{}, err
+			}
+			msgs, err := a.asm.Add(a.pdvs)
 			if err != nil {
 				return dimse.Message{}, err
 			}
@@ -354,6 +354,12 @@ func (a *Assoc) readMessage(ctx context.Context) (dimse.Message, error) {
 			// for the next call (the Assembler reuses its result slice).
 			a.queued = append(a.queued, msgs[1:]...)
 			return msgs[0], nil
+		}
+		p, err := pdu.Decode(t, body)
+		if err != nil {
+			return dimse.Message{}, err
+		}
+		switch p := p.(type) {
 		case *pdu.Abort:
 			return dimse.Message{}, &AbortedError{Source: p.Source, Reason: p.Reason}
 		default:
