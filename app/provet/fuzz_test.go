@@ -72,3 +72,22 @@ func FuzzResolveTenant(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJSONString checks the fast path for plain strings against the
+// standard decoder.
+func FuzzJSONString(f *testing.F) {
+	for _, s := range []string{`"https://h/1/"`, `"a\"b"`, `"\u00e9"`, "\"\xff\"", "\"a\tb\"", `""`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var want string
+		werr := json.Unmarshal(raw, &want)
+		if werr != nil || len(raw) == 0 || raw[0] != '"' {
+			return
+		}
+		got, err := jsonString(raw)
+		if err != nil || got != want {
+			t.Fatalf("jsonString(%q) = %q, %v; encoding/json says %q", raw, got, err, want)
+		}
+	})
+}

@@ -155,11 +155,18 @@ func IDFromURL(s string) (int64, error) {
 		}
 		return id, nil
 	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return 0, fmt.Errorf("relation %q is not a URL: %w", s, err)
+	p := s
+	if _, rest, ok := strings.Cut(s, "://"); ok && !strings.Contains(rest, "/") {
+		return 0, fmt.Errorf("relation %q has no path", s)
 	}
-	last := path.Base(strings.TrimRight(u.Path, "/"))
+	if strings.ContainsAny(s, "?#%") {
+		u, err := url.Parse(s)
+		if err != nil {
+			return 0, fmt.Errorf("relation %q is not a URL: %w", s, err)
+		}
+		p = u.Path
+	}
+	last := path.Base(strings.TrimRight(p, "/"))
 	id, err := strconv.ParseInt(last, 10, 64)
 	if err != nil || id <= 0 {
 		return 0, fmt.Errorf("relation %q does not end in a numeric id", s)

@@ -73,7 +73,7 @@ func TestIDFromURL(t *testing.T) {
 			t.Errorf("IDFromURL(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "0", "-3", "https://provetcloud.com/4/api/0.1/client/", "https://h/x/abc/", "://bad", "https://h/1/api/0.1/client/99999999999999999999/"} {
+	for _, in := range []string{"", "0", "-3", "https://provetcloud.com/4/api/0.1/client/", "https://h/x/abc/", "://bad", "https://h/1/api/0.1/client/99999999999999999999/", "https://17", "https://h/a/%zz/"} {
 		if got, err := IDFromURL(in); err == nil {
 			t.Errorf("IDFromURL(%q) = %d, want an error", in, got)
 		}
