@@ -59,18 +59,22 @@ type App struct {
 	outboxWake  chan struct{}
 	dicomReload chan struct{}
 
-	mu          sync.Mutex
-	cfg         Config
-	status      Status
-	tokens      signin.TokenStore
-	session     *signin.Session
-	client      *provet.Client
-	mapping     *provet.Mapping
-	seen        map[string]bool // keys the technician has already been shown
-	dicomAddr   string
-	unscheduled int
-	stop        context.CancelFunc
-	done        chan struct{}
+	mu     sync.Mutex
+	cfg    Config
+	status Status
+	tokens signin.TokenStore
+	// tokensAccount is the keyring entry tokens belongs to; tokensFixed means
+	// the caller supplied the store (the demo's memory store) for good.
+	tokensAccount string
+	tokensFixed   bool
+	session       *signin.Session
+	client        *provet.Client
+	mapping       *provet.Mapping
+	seen          map[string]bool // keys the technician has already been shown
+	dicomAddr     string
+	unscheduled   int
+	stop          context.CancelFunc
+	done          chan struct{}
 }
 
 // Open loads the configuration and the stored worklist. The DICOM server and
@@ -104,7 +108,7 @@ func Open(opts Options) (*App, error) {
 		dir: opts.DataDir, log: opts.Logger, now: opts.Now, notifier: opts.Notifier,
 		openURL: opts.OpenURL, override: opts.Override, store: st, index: worklist.NewIndex(),
 		syncNow: make(chan struct{}, 1), outboxWake: make(chan struct{}, 1), dicomReload: make(chan struct{}, 1),
-		cfg: cfg, tokens: opts.TokenStore, seen: map[string]bool{},
+		cfg: cfg, tokens: opts.TokenStore, tokensFixed: opts.TokenStore != nil, seen: map[string]bool{},
 	}
 	if a.notifier == nil {
 		a.notifier = LogNotifier{Log: a.log}

@@ -25,6 +25,11 @@ type DemoOptions struct {
 	Notifier         Notifier
 	// Out receives the `simulator:` and `dicom:` lines scripts read.
 	Out io.Writer
+	// Configure adjusts the demo's configuration further (tests shorten
+	// intervals with it).
+	Configure func(*Config)
+	// Simulator adjusts the simulator's options before it starts.
+	Simulator func(*provetsim.Options)
 }
 
 // Demo is a running demo.
@@ -43,7 +48,11 @@ func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	sim := provetsim.New(provetsim.Options{Referrals: o.Referrals, Seed: o.Seed, AutoApprove: true, Logger: o.Logger})
+	so := provetsim.Options{Referrals: o.Referrals, Seed: o.Seed, AutoApprove: true, Logger: o.Logger}
+	if o.Simulator != nil {
+		o.Simulator(&so)
+	}
+	sim := provetsim.New(so)
 	if err := sim.Start("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("start the Provet simulator: %w", err)
 	}
@@ -63,6 +72,9 @@ func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
 			}
 			if c.ViewerURL == "" {
 				c.ViewerURL = sim.BaseURL() + "/_sim/viewer/?patient={patient_id}"
+			}
+			if o.Configure != nil {
+				o.Configure(c)
 			}
 		},
 		Notifier: o.Notifier,

@@ -10,10 +10,6 @@ import (
 	"github.com/vetbridge/vetbridge/app/signin"
 )
 
-// keyringAccount names the refresh token in the OS keyring; one per data
-// directory would be nicer, but the keyring is per user and so is the app.
-const keyringAccount = "provet-refresh-token"
-
 // signinManager builds the OAuth2 client for the configured tenant. The token
 // store is opened here, off the UI goroutine, because a locked keyring may
 // take seconds to answer.
@@ -23,11 +19,24 @@ func (a *App) signinManager(ctx context.Context, cfg Config) (*signin.Manager, p
 	if err != nil {
 		return nil, tenant, err
 	}
+	ep, err := signin.DeriveEndpoints(tenant.OAuthBase, tenant.ProvetID)
+	if err != nil {
+		return nil, tenant, err
+	}
+	if pc.TokenURL != "" {
+		ep.Token = pc.TokenURL
+	}
+	// One keyring entry per integration and tenant, so two clinics on one
+	// computer never overwrite each other's sign-in.
+	account := signin.Account(pc.ClientID, ep)
 	a.mu.Lock()
 	tokens := a.tokens
+	if a.tokensAccount != account && !a.tokensFixed {
+		tokens = nil
+	}
 	a.mu.Unlock()
 	if tokens == nil {
-		tokens = signin.OpenStore(ctx, a.dir, keyringAccount, a.log)
+		tokens = signin.OpenStore(ctx, a.dir, account, a.log)
 		if tokens.Kind() == "file" {
 			a.log.Warn("no system keyring: the Provet sign-in is kept in a file only this user can read", "dir", a.dir)
 			a.setStatus(func(s *Status) {
@@ -35,7 +44,7 @@ func (a *App) signinManager(ctx context.Context, cfg Config) (*signin.Manager, p
 			})
 		}
 		a.mu.Lock()
-		a.tokens = tokens
+		a.tokens, a.tokensAccount = tokens, account
 		a.mu.Unlock()
 	}
 	m, err := signin.New(signin.Config{
@@ -68,7 +77,7 @@ func (a *App) signinManager(ctx context.Context, cfg Config) (*signin.Manager, p
 // no browser.
 func (a *App) restoreSession(ctx context.Context) {
 	cfg := a.Config()
-	if cfg.Provet.ClientID == "" {
+	if cfg.Provet.ClientID == "" || a.provetClient() != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -119,6 +128,10 @@ func (a *App) adoptSession(ctx context.Context, sess *signin.Session, tenant pro
 		Mapping:    mapping,
 		Logger:     a.log,
 		UserAgent:  "VetBridge",
+		// Sync polls again soon and the outbox retries on its own schedule,
+		// so a call gives up early and the technician sees "offline" within
+		// seconds instead of minutes.
+		MaxAttempts: 3,
 	})
 	if err != nil {
 		a.log.Error("cannot build the Provet client", "err", err)

@@ -33,6 +33,7 @@ const (
 	// namesMaxAge bounds how long user, modality and target-area names are
 	// trusted before they are read again.
 	namesMaxAge = time.Hour
+	listTimeout = 30 * time.Second
 )
 
 // syncState lives as long as the sync loop.
@@ -114,7 +115,12 @@ func (a *App) syncOnce(ctx context.Context, c *provet.Client, st *syncState) err
 	var changed []*provet.WorklistItem
 	listed := map[int64]bool{}
 	newest := cursor
-	_, err := c.ListWorklist(ctx, q, func(w *provet.WorklistItem) error {
+	// A poll that cannot finish soon is better abandoned: the next one comes
+	// shortly, and meanwhile the technician should see "offline" rather than
+	// a sync that waits out a maintenance window's Retry-After.
+	listCtx, cancel := context.WithTimeout(ctx, listTimeout)
+	defer cancel()
+	_, err := c.ListWorklist(listCtx, q, func(w *provet.WorklistItem) error {
 		listed[w.ID] = true
 		if w.Modified.After(newest) {
 			newest = w.Modified
@@ -140,6 +146,7 @@ func (a *App) syncOnce(ctx context.Context, c *provet.Client, st *syncState) err
 	slices.SortFunc(changed, func(x, y *provet.WorklistItem) int { return y.Created.Compare(x.Created) })
 
 	var fresh []Referral
+	applied := 0
 	for start := 0; start < len(changed); start += syncBatch {
 		batch := changed[start:min(start+syncBatch, len(changed))]
 		recs, deletes, added, err := a.resolveBatch(ctx, c, cfg, st, batch)
@@ -150,6 +157,7 @@ func (a *App) syncOnce(ctx context.Context, c *provet.Client, st *syncState) err
 			return err
 		}
 		fresh = append(fresh, added...)
+		applied += len(recs) + len(deletes)
 	}
 	if newest.After(cursor) {
 		if err := a.store.PutMeta(metaCursor, []byte(newest.UTC().Format(time.RFC3339Nano))); err != nil {
@@ -169,8 +177,8 @@ func (a *App) syncOnce(ctx context.Context, c *provet.Client, st *syncState) err
 		s.LastSync = now
 		s.Message = ""
 	})
-	if len(changed) > 0 {
-		a.log.Info("synced with Provet", "changed", len(changed), "new", len(fresh), "full", full)
+	if applied > 0 {
+		a.log.Info("synced with Provet", "changed", applied, "new", len(fresh), "full", full)
 	}
 	return nil
 }

@@ -378,3 +378,23 @@ func TestSimDiagnose(t *testing.T) {
 		t.Errorf("a 3-minute clock skew is not reported:\n%s", out.String())
 	}
 }
+
+func TestSimSlowAnswersHitTheDeadline(t *testing.T) {
+	env := startSim(t, provetsim.Options{Referrals: 3}, func(o *Options) {
+		o.RequestTimeout = 100 * time.Millisecond
+		o.MaxAttempts = 2
+	})
+	env.sim.SetFaults(provetsim.Faults{Latency: 2 * time.Second})
+	start := time.Now()
+	_, err := env.client.WorklistItem(context.Background(), 1)
+	if !errors.Is(err, ErrOffline) {
+		t.Fatalf("err = %v", err)
+	}
+	if el := time.Since(start); el > 1500*time.Millisecond {
+		t.Errorf("two attempts took %v despite a 100ms per-request deadline", el)
+	}
+	env.sim.SetFaults(provetsim.Faults{})
+	if _, err := env.client.WorklistItem(context.Background(), 1); err != nil {
+		t.Fatalf("after the latency ends: %v", err)
+	}
+}
