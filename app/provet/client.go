@@ -475,7 +475,7 @@ func excerpt(b []byte) string {
 	return strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "")), " ")
 }
 
-// getJSON fetches rel and returns the body.
+// get is a GET of rel with the client's retries and limits.
 func (c *Client) get(ctx context.Context, rel string, q url.Values) (*response, error) {
 	return c.do(ctx, &request{method: http.MethodGet, rel: rel, query: q})
 }
