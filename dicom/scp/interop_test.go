@@ -166,3 +166,36 @@ func TestFindSCUCancelInterop(t *testing.T) {
 		t.Fatalf("server kept streaming after C-CANCEL: %d pending responses", got)
 	}
 }
+
+// findscu advertising the smallest PDU DCMTK allows must get identifiers
+// larger than that PDU, fragmented to fit.
+func TestFindSCUSmallPDUInterop(t *testing.T) {
+	comment := strings.Repeat("0123456789", 1200) // 12 kB in one LT element
+	srv := startServer(t, scp.Config{Find: func(ctx context.Context, req scp.FindRequest, send func([]byte) error) uint16 {
+		for i := range 3 {
+			id, err := encodeIdentifier(req.Syntax, map[tag.Tag][]string{
+				tag.PatientName:     {fmt.Sprintf("Big^Dog%d", i)},
+				tag.PatientComments: {comment},
+			})
+			if err != nil {
+				t.Errorf("building identifier: %v", err)
+				return dimse.StatusUnableToProcess
+			}
+			if send(id) != nil {
+				return dimse.StatusUnableToProcess
+			}
+		}
+		return dimse.StatusSuccess
+	}})
+	out, err := runDCMTK(t, "findscu", "-v", "-W", "--max-pdu", "4096", "-aec", "VETBRIDGE",
+		"-k", "PatientName=", "-k", "PatientComments=", "127.0.0.1", srv.Port)
+	if err != nil {
+		t.Fatalf("findscu failed: %v\n%s", err, out)
+	}
+	if got := len(pendingRe.FindAllString(out, -1)); got != 3 || !strings.Contains(out, "Final Find Response (Success)") {
+		t.Fatalf("%d pending responses, output:\n%s", got, out)
+	}
+	if !strings.Contains(out, "Big^Dog2") || strings.Count(out, "# 12000, 1 PatientComments") != 3 {
+		t.Fatalf("large identifier not received intact:\n%s", out)
+	}
+}
