@@ -260,7 +260,8 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	for _, c := range accepted {
 		syntaxes = append(syntaxes, c.abstract)
 	}
-	log.Info("association accepted", "contexts", len(accepted), "peer_max_pdu", rq.UserInfo.MaxLength)
+	// Modalities associate for every query; routine traffic logs at debug.
+	log.Debug("association accepted", "contexts", len(accepted), "peer_max_pdu", rq.UserInfo.MaxLength)
 	s.event(AssociationEvent{Kind: Accepted, Peer: peer, AbstractSyntaxes: syntaxes})
 	if err := s.writePDU(conn, ac); err != nil {
 		log.Info("sending A-ASSOCIATE-AC failed", "err", err)
@@ -270,7 +271,11 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 
 	a := newAssociation(s, conn, peer, accepted, rq.UserInfo.MaxLength, log)
 	reason, requests := a.run(ctx)
-	log.Info("association ended", "reason", reason, "requests", requests)
+	level := slog.LevelDebug
+	if reason != "released" {
+		level = slog.LevelInfo
+	}
+	log.Log(ctx, level, "association ended", "reason", reason, "requests", requests)
 	s.event(AssociationEvent{Kind: Ended, Peer: peer, Reason: reason, Requests: requests})
 }
 

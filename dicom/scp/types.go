@@ -38,7 +38,10 @@ type FindRequest struct {
 // FindHandler streams matches through send. It returns the final DIMSE status
 // (0x0000 success, 0xA700 out of resources, 0xA900 identifier does not match
 // SOP class, 0xC000 unable to process); a send error means the association is
-// gone or the peer cancelled, and the handler should return promptly.
+// gone (ErrAssociationGone) or the peer cancelled (ErrCancelled), and the
+// handler should return promptly. ctx ends on C-CANCEL, abort and server
+// shutdown; Serve waits for handlers to return, so one that ignores ctx
+// delays shutdown. send must not be called after the handler returns.
 type FindHandler func(ctx context.Context, req FindRequest, send func(identifier []byte) error) uint16
 
 // MPPSRequest is one N-CREATE-RQ or N-SET-RQ on the MPPS SOP class.
