@@ -17,8 +17,9 @@ type Message struct {
 }
 
 // DefaultMaxDataSetLength bounds the data set of one received message.
-// Worklist queries and MPPS instances are a few kilobytes.
-const DefaultMaxDataSetLength = 4 << 20
+// Worklist queries and MPPS instances are a few kilobytes; 1 MiB leaves
+// room for odd devices while 64 associations at once stay within 64 MiB.
+const DefaultMaxDataSetLength = 1 << 20
 
 // ErrProtocol is wrapped by every PDV sequencing error; the association
 // should be aborted.

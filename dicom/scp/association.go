@@ -22,9 +22,12 @@ var ErrCancelled = errors.New("C-FIND cancelled by the peer")
 var ErrAssociationGone = errors.New("association ended")
 
 // maxQueued bounds requests a peer may pipeline. Without negotiated
-// asynchronous operations it should never have more than one outstanding;
-// a few are tolerated, a flood aborts the association.
-const maxQueued = 8
+// asynchronous operations it should never have more than one outstanding,
+// but a few small pipelined requests are tolerated. Their data sets together
+// are also bounded (see dispatch), so that a peer's requests in memory never
+// exceed MaxDataSetLength plus the one being assembled. One slot is kept for
+// the release.
+const maxQueued = 16
 
 // work is what the reader hands the worker: a request or the release.
 type work struct {
@@ -48,9 +51,10 @@ type association struct {
 	wsem chan struct{}
 	frag dimse.Fragmenter
 
-	queue    chan work
-	inFlight atomic.Int32 // requests queued or being served
-	requests atomic.Int32
+	queue     chan work
+	inFlight  atomic.Int32 // requests queued or being served
+	heldBytes atomic.Int64 // their data sets' total size
+	requests  atomic.Int32
 
 	findMu     sync.Mutex
 	findID     uint16
@@ -257,10 +261,12 @@ func (a *association) dispatch(m dimse.Message) bool {
 	}
 	// One slot stays free for the release marker, so the reader never
 	// blocks on the queue.
-	if len(a.queue) >= maxQueued-1 {
+	held := a.heldBytes.Load()
+	if len(a.queue) >= maxQueued-1 || (held > 0 && held+int64(len(m.Data)) > int64(a.s.cfg.MaxDataSetLength)) {
 		a.abort("too many outstanding requests", pdu.AbortSourceProvider, pdu.AbortReasonNotSpecified)
 		return false
 	}
+	a.heldBytes.Add(int64(len(m.Data)))
 	a.inFlight.Add(1)
 	a.queue <- work{msg: m}
 	return true
@@ -297,6 +303,7 @@ func (a *association) worker() {
 			continue
 		}
 		a.serve(w.msg)
+		a.heldBytes.Add(-int64(len(w.msg.Data)))
 		a.inFlight.Add(-1)
 	}
 	returned = true

@@ -436,3 +436,68 @@ func TestShutdownWithStalledPeer(t *testing.T) {
 	r.conn.Close()
 	waitGoroutines(t, before)
 }
+
+func TestPipelinedRequests(t *testing.T) {
+	release := make(chan struct{})
+	srv := startServer(t, scp.Config{MaxDataSetLength: 1000, Find: func(ctx context.Context, _ scp.FindRequest, _ func([]byte) error) uint16 {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return dimse.StatusSuccess
+	}})
+	find := func(id uint16) *dimse.Command {
+		return &dimse.Command{CommandField: dimse.CFindRQ, MessageID: id, AffectedSOPClassUID: dimse.ModalityWorklistFind, HasDataSet: true}
+	}
+
+	// A few requests behind a running one are tolerated and answered in
+	// order.
+	r := dialRaw(t, srv.Addr)
+	r.mustAssociate()
+	for id := uint16(1); id <= 5; id++ {
+		r.send(3, find(id), make([]byte, 100))
+	}
+	close(release)
+	for id := uint16(1); id <= 5; id++ {
+		m, other, err := r.readMessage()
+		if err != nil || other != nil || m.Command.MessageIDBeingRespondedTo != id || m.Command.Status != dimse.StatusSuccess {
+			t.Fatalf("answer %d: %+v %v %v", id, m.Command, other, err)
+		}
+	}
+
+	// A flood of requests without asynchronous operations is aborted.
+	blocked := startServer(t, scp.Config{Find: func(ctx context.Context, _ scp.FindRequest, _ func([]byte) error) uint16 {
+		<-ctx.Done()
+		return dimse.StatusUnableToProcess
+	}})
+	r = dialRaw(t, blocked.Addr)
+	r.mustAssociate()
+	for id := uint16(1); id <= 20; id++ {
+		r.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if r.frag.Write(r.conn, 3, find(id), []byte{}) != nil {
+			break
+		}
+	}
+	r.expectAbort()
+
+	// So is a pipeline whose data sets together exceed the bound, even
+	// though each one is within it.
+	r = dialRaw(t, blocked.Addr)
+	r.mustAssociate()
+	for id := uint16(1); id <= 3; id++ {
+		// The server may abort and close while we still write; only
+		// what it answers matters.
+		r.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if r.frag.Write(r.conn, 3, find(id), make([]byte, 600<<10)) != nil {
+			break
+		}
+	}
+	r.expectAbort()
+
+	// A data set over the configured bound is aborted before it is stored.
+	r = dialRaw(t, srv.Addr)
+	r.mustAssociate()
+	r.send(3, find(1), make([]byte, 1001))
+	r.expectAbort()
+	mustEcho(t, srv.Addr)
+}

@@ -53,7 +53,7 @@ type Config struct {
 	MaxPending int
 	// MaxPDULength is the receive limit we advertise (default 16 KiB).
 	MaxPDULength uint32
-	// MaxDataSetLength bounds one received data set (default 4 MiB).
+	// MaxDataSetLength bounds one received data set (default 1 MiB).
 	MaxDataSetLength int
 	// ARTIMTimeout bounds the wait for an A-ASSOCIATE-RQ after connect.
 	ARTIMTimeout time.Duration

@@ -58,7 +58,7 @@ type Options struct {
 	// Timeout bounds association setup and the wait for each response
 	// (default 30 s).
 	Timeout time.Duration
-	// MaxDataSetLength bounds each received data set (default 4 MiB).
+	// MaxDataSetLength bounds each received data set (default 1 MiB).
 	MaxDataSetLength int
 	Logger           *slog.Logger
 }
