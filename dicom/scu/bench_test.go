@@ -113,3 +113,34 @@ func BenchmarkAssociateEcho(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFindParallel runs C-FIND round trips (100 answers each) from
+// several associations at once against one server, as several modalities
+// polling together would.
+func BenchmarkFindParallel(b *testing.B) {
+	addr := startSCP(b, 100)
+	want, _ := dimse.LookupTransferSyntax(dimse.ExplicitVRLittleEndian)
+	q := query(b, want, "") // built here: b.Fatal is not allowed in RunParallel
+	b.ReportAllocs()
+	b.SetParallelism(2) // 2 associations per core
+	b.RunParallel(func(pb *testing.PB) {
+		a, err := scu.Dial(context.Background(), addr, scu.Options{CalledAE: "VETBRIDGE"})
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer a.Release(context.Background())
+		if ts, _ := a.Syntax(dimse.ModalityWorklistFind); ts != want {
+			b.Errorf("negotiated %+v, want %+v", ts, want)
+			return
+		}
+		for pb.Next() {
+			n := 0
+			st, err := a.Find(context.Background(), dimse.ModalityWorklistFind, q, func([]byte) error { n++; return nil })
+			if err != nil || st != dimse.StatusSuccess || n != 100 {
+				b.Errorf("status 0x%04X, %d answers, %v", st, n, err)
+				return
+			}
+		}
+	})
+}
