@@ -8,6 +8,7 @@
 package pdu
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -60,9 +61,14 @@ const ApplicationContextName = "1.2.840.10008.3.1.1.1"
 const DefaultMaxPDULength = 16384
 
 // MaxAssociatePDULength bounds A-ASSOCIATE-RQ/AC bodies. The largest legitimate
-// requests (128 presentation contexts with several transfer syntaxes each) stay
-// well under it.
-const MaxAssociatePDULength = 1 << 20
+// requests (128 presentation contexts with a dozen transfer syntaxes each,
+// about 45 KiB) stay well under it.
+const MaxAssociatePDULength = 256 << 10
+
+// eagerAlloc is the largest body ReadRaw allocates on the strength of the
+// header alone; beyond it the buffer grows only as bytes actually arrive, so
+// a length claim cannot make us hold memory the peer never sends.
+const eagerAlloc = 64 << 10
 
 // Errors callers can test for with errors.Is.
 var (
@@ -101,12 +107,24 @@ func ReadRaw(r io.Reader, limit uint32, buf []byte) (Type, []byte, error) {
 	if n > lim {
 		return t, nil, fmt.Errorf("%s claims %d bytes, limit %d: %w", t, n, lim, ErrTooLong)
 	}
-	if uint32(cap(buf)) >= n {
+	var err error
+	switch {
+	case uint32(cap(buf)) >= n:
 		buf = buf[:n]
-	} else {
+		_, err = io.ReadFull(r, buf)
+	case n <= eagerAlloc:
 		buf = make([]byte, n)
+		_, err = io.ReadFull(r, buf)
+	default:
+		b := bytes.NewBuffer(make([]byte, 0, eagerAlloc))
+		var got int64
+		got, err = io.CopyN(b, r, int64(n))
+		if err == nil && got != int64(n) {
+			err = io.ErrUnexpectedEOF
+		}
+		buf = b.Bytes()
 	}
-	if _, err := io.ReadFull(r, buf); err != nil {
+	if err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}

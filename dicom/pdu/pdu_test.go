@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -209,5 +210,29 @@ func TestDescribeRejections(t *testing.T) {
 	rj = &AssociateRJ{Result: RJResultTransient, Source: RJSourceProviderPresentn, Reason: RJReasonLocalLimitExceeded}
 	if !strings.Contains(rj.Describe(), "limit") {
 		t.Errorf("Describe = %q", rj.Describe())
+	}
+}
+
+// A large length claim backed by few bytes must fail without the claimed
+// allocation.
+func TestReadRawGrowsWithData(t *testing.T) {
+	in := append([]byte{4, 0, 0, 0x0F, 0xFF, 0xFF}, make([]byte, 100)...) // claims ~1 MiB, sends 100 bytes
+	if _, _, err := ReadRaw(bytes.NewReader(in), 1<<21, nil); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("err = %v", err)
+	}
+	var m1, m2 runtime.MemStats
+	runtime.ReadMemStats(&m1)
+	for range 10 {
+		ReadRaw(bytes.NewReader(in), 1<<21, nil)
+	}
+	runtime.ReadMemStats(&m2)
+	if per := (m2.TotalAlloc - m1.TotalAlloc) / 10; per > 2*eagerAlloc {
+		t.Fatalf("%d bytes allocated per read of a 100-byte PDU claiming 1 MiB", per)
+	}
+	// And a genuine large PDU still reads whole.
+	big := append([]byte{4, 0, 0, 0x02, 0, 0}, make([]byte, 0x20000)...)
+	_, body, err := ReadRaw(bytes.NewReader(big), 1<<21, nil)
+	if err != nil || len(body) != 0x20000 {
+		t.Fatalf("large PDU: %d bytes, %v", len(body), err)
 	}
 }
