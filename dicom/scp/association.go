@@ -174,7 +174,7 @@ func (a *association) read() {
 				a.abort("idle timeout", pdu.AbortSourceProvider, pdu.AbortReasonNotSpecified)
 			case errors.Is(err, pdu.ErrTooLong) || errors.Is(err, pdu.ErrUnknownType):
 				a.log.Info("bad PDU; aborting association", "err", err)
-				a.abort("bad PDU: "+err.Error(), pdu.AbortSourceProvider, pdu.AbortReasonUnrecognizedPDU)
+				a.abort("bad PDU: "+err.Error(), pdu.AbortSourceProvider, abortReason(err))
 			default:
 				if released {
 					a.setEnd("released")
@@ -467,4 +467,12 @@ func (a *association) serveMPPS(m dimse.Message, pc acceptedContext) {
 		HasDataSet:                res.Dataset != nil,
 	}
 	a.send(m.ContextID, rsp, res.Dataset)
+}
+
+// abortReason maps a PDU read error to the A-ABORT reason PS3.8 names.
+func abortReason(err error) byte {
+	if errors.Is(err, pdu.ErrUnknownType) {
+		return pdu.AbortReasonUnrecognizedPDU
+	}
+	return pdu.AbortReasonInvalidPDUParm
 }

@@ -221,7 +221,7 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 			log.Debug("connection ended before A-ASSOCIATE-RQ", "err", err)
 		}
 		if errors.Is(err, pdu.ErrTooLong) || errors.Is(err, pdu.ErrUnknownType) {
-			s.writePDU(conn, &pdu.Abort{Source: pdu.AbortSourceProvider, Reason: pdu.AbortReasonUnrecognizedPDU})
+			s.writePDU(conn, &pdu.Abort{Source: pdu.AbortSourceProvider, Reason: abortReason(err)})
 		}
 		return
 	}
