@@ -311,14 +311,14 @@ func (a *Assoc) fail(err error) error {
 }
 
 // readMessage reads PDUs until one message is complete.
-func (a *Assoc) readMessage(ctx context.Context) (dimse.Message, error) {
+func (a *Assoc) readMessage(ctx context.Context, timeout time.Duration) (dimse.Message, error) {
 	if len(a.queued) > 0 {
 		m := a.queued[0]
 		a.queued = a.queued[1:]
 		return m, nil
 	}
 	for {
-		a.conn.SetReadDeadline(time.Now().Add(a.opts.Timeout))
+		a.conn.SetReadDeadline(time.Now().Add(timeout))
 		if err := ctx.Err(); err != nil {
 			// Checked after setting the deadline so a cancel that races
 			// with it is not lost.
@@ -328,7 +328,7 @@ func (a *Assoc) readMessage(ctx context.Context) (dimse.Message, error) {
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
-				err = fmt.Errorf("no answer from the DICOM server within %v: %w", a.opts.Timeout, err)
+				err = fmt.Errorf("no answer from the DICOM server within %v: %w", timeout, err)
 			}
 			return dimse.Message{}, ctxErr(ctx, err)
 		}
@@ -378,7 +378,7 @@ func (a *Assoc) roundTrip(ctx context.Context, acc accepted, cmd *dimse.Command,
 	if err := a.write(acc.id, cmd, data); err != nil {
 		return dimse.Message{}, a.fail(fmt.Errorf("sending %s: %w", dimse.Name(cmd.CommandField), err))
 	}
-	m, err := a.readMessage(ctx)
+	m, err := a.readMessage(ctx, a.opts.Timeout)
 	if err != nil {
 		return m, a.fail(fmt.Errorf("reading %s response: %w", dimse.Name(cmd.CommandField), err))
 	}
@@ -443,7 +443,13 @@ func (a *Assoc) Find(ctx context.Context, sopClass string, identifier []byte, ea
 	// want the final response, bounded by the timeout.
 	rctx := context.WithoutCancel(ctx)
 	for {
-		m, err := a.readMessage(rctx)
+		timeout := a.opts.Timeout
+		if cbErr != nil || ctx.Err() != nil {
+			// The caller has given up; a server that ignores C-CANCEL
+			// must not keep it waiting for the whole timeout.
+			timeout = min(timeout, cancelGrace)
+		}
+		m, err := a.readMessage(rctx, timeout)
 		if err != nil {
 			return 0, a.fail(fmt.Errorf("reading C-FIND response: %w", err))
 		}
@@ -469,6 +475,9 @@ func (a *Assoc) Find(ctx context.Context, sopClass string, identifier []byte, ea
 		}
 	}
 }
+
+// cancelGrace bounds the wait for the final C-FIND response after a cancel.
+const cancelGrace = 5 * time.Second
 
 // Response is an N-CREATE or N-SET answer.
 type Response struct {

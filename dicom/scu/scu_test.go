@@ -226,3 +226,43 @@ func TestFragmentsToServerMax(t *testing.T) {
 		t.Fatalf("%+v %v", r, err)
 	}
 }
+
+// A server that keeps streaming and never honours C-CANCEL must not hold the
+// caller for the whole response timeout once its context has ended.
+func TestFindCancelAgainstDeafServer(t *testing.T) {
+	t.Parallel()
+	addr := fakeSCP(t, func(c net.Conn) {
+		rq := readRQ(c)
+		acceptAll(c, rq, 0)
+		m, err := readMessage(c)
+		if err != nil {
+			return
+		}
+		var f dimse.Fragmenter
+		rsp := &dimse.Command{CommandField: dimse.CFindRSP, MessageIDBeingRespondedTo: m.Command.MessageID, Status: dimse.StatusPending, HasDataSet: true}
+		// One answer, then silence: no final response, C-CANCEL ignored.
+		f.Write(c, m.ContextID, rsp, []byte("x"))
+		var sink [512]byte
+		for {
+			if _, err := c.Read(sink[:]); err != nil {
+				return
+			}
+		}
+	})
+	a, err := scu.Dial(context.Background(), addr, scu.Options{Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	start := time.Now()
+	_, err = a.Find(ctx, dimse.ModalityWorklistFind, []byte{}, func([]byte) error { cancel(); return nil })
+	if err == nil {
+		t.Fatal("Find succeeded without a final response")
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Fatalf("Find returned after %v; the cancel grace should bound it", d)
+	}
+	if err := a.Echo(context.Background()); err == nil {
+		t.Error("association still usable after an unanswered cancel")
+	}
+}
