@@ -7,6 +7,21 @@
 // handlers, so that a C-CANCEL can be read while a C-FIND is answered). No
 // association can stall or crash another: reads and writes have deadlines
 // and panics are recovered into an A-ABORT.
+//
+// Limits, all configurable: connections that have not associated yet are
+// closed after ARTIMTimeout (10 s) and capped at MaxPending (256) without
+// counting against MaxAssociations (64), beyond which peers get a transient
+// A-ASSOCIATE-RJ "local limit exceeded". An association on which nothing
+// arrives for IdleTimeout (2 min) while no request is served is aborted; a
+// write that takes longer than WriteTimeout (30 s) ends its association. A
+// PDU may be at most four times the advertised 16 KiB (at least 64 KiB) and
+// a data set at most MaxDataSetLength (1 MiB).
+//
+// Refusals: a request for a SOP class the context was not negotiated for, or
+// a known command the service does not offer, gets 0x0122; an unknown
+// command gets 0x0211; a C-FIND without identifier gets 0xA900. Protocol
+// violations (bad PDUs, PDVs on unaccepted contexts, a flood of pipelined
+// requests) abort the association.
 package scp
 
 import (
