@@ -236,6 +236,8 @@ func TestAbortMidStream(t *testing.T) {
 }
 
 func TestAssociationCap(t *testing.T) {
+	// Default limits: 300 simultaneous connections fit under MaxPending, so
+	// each one gets a proper answer, AC or RJ, never a bare close.
 	const cap, clients = 64, 300
 	srv := startServer(t, scp.Config{MaxAssociations: cap})
 	var (

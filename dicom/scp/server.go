@@ -31,7 +31,7 @@ const (
 	// DefaultMaxPending bounds connections that have not associated yet.
 	// They do not count against MaxAssociations, but each holds a socket
 	// until the ARTIM timer ends it, so they need a limit of their own.
-	DefaultMaxPending = 256
+	DefaultMaxPending = 512
 )
 
 // Config configures a Server. The zero value of every field but AETitle

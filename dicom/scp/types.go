@@ -9,7 +9,7 @@
 // and panics are recovered into an A-ABORT.
 //
 // Limits, all configurable: connections that have not associated yet are
-// closed after ARTIMTimeout (10 s) and capped at MaxPending (256) without
+// closed after ARTIMTimeout (10 s) and capped at MaxPending (512) without
 // counting against MaxAssociations (64), beyond which peers get a transient
 // A-ASSOCIATE-RJ "local limit exceeded". An association on which nothing
 // arrives for IdleTimeout (2 min) while no request is served is aborted; a
