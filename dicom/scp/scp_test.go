@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -364,3 +365,22 @@ func TestGoexitInHandlerAbortsOnlyItsAssociation(t *testing.T) {
 }
 
 func runtimeGoexit() { runtime.Goexit() }
+
+func TestServeRejectsBadAETitle(t *testing.T) {
+	for _, c := range []struct {
+		ae     string
+		strict bool
+	}{{"", true}, {"   ", true}, {"SEVENTEEN_CHARS_X", false}, {"BAD\\AE", false}, {"TAB\tAE", false}, {"ÄRZTE", false}} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = scp.New(scp.Config{AETitle: c.ae, StrictCalledAE: c.strict, Logger: startServerLogger()}).Serve(context.Background(), ln)
+		if err == nil || !strings.Contains(err.Error(), "DICOM settings") {
+			t.Errorf("AE %q strict %v: err = %v", c.ae, c.strict, err)
+		}
+		if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("listener left open after a configuration error")
+		}
+	}
+}

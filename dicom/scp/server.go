@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,6 +139,10 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 // associations still open, waits for their goroutines and returns nil. It
 // closes ln. Any other accept failure is returned after the same cleanup.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := validAETitle(s.cfg.AETitle, s.cfg.StrictCalledAE); err != nil {
+		ln.Close()
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
@@ -413,4 +418,25 @@ func (s *Server) writePDU(conn net.Conn, p pdu.PDU) error {
 	}
 	_, err = conn.Write(b)
 	return err
+}
+
+// validAETitle checks our AE title as PS3.5 defines AE: at most 16
+// characters of the default repertoire without backslash or control
+// characters, not only spaces.
+func validAETitle(ae string, required bool) error {
+	if strings.TrimSpace(ae) == "" {
+		if required {
+			return errors.New("StrictCalledAE needs an AE title: set the server's AE title (e.g. VETBRIDGE) in the DICOM settings")
+		}
+		return nil
+	}
+	if len(ae) > 16 {
+		return fmt.Errorf("AE title %q is longer than 16 characters: shorten it in the DICOM settings", ae)
+	}
+	for _, r := range ae {
+		if r < 0x20 || r > 0x7E || r == '\\' {
+			return fmt.Errorf("AE title %q may hold only printable ASCII without backslash: change it in the DICOM settings", ae)
+		}
+	}
+	return nil
 }
