@@ -28,6 +28,15 @@ const (
 // IsPending reports whether a C-FIND status means more responses follow.
 func IsPending(s uint16) bool { return s == StatusPending || s == StatusPendingWarning }
 
+// ImplementationClassUID identifies VetBridge in A-ASSOCIATE PDUs, server
+// and client alike. It is a UUID-derived UID (PS3.5 B.2), so it needs no
+// registered root.
+const ImplementationClassUID = "2.25.224903248893537345699147867197963912497"
+
+// ImplementationVersionName accompanies ImplementationClassUID (at most 16
+// characters).
+const ImplementationVersionName = "VETBRIDGE_1"
+
 // Well-known UIDs.
 const (
 	VerificationSOPClass = "1.2.840.10008.1.1"

@@ -388,11 +388,20 @@ func TestPendingConnectionCap(t *testing.T) {
 		}
 		idle = append(idle, c)
 	}
-	// The server counts a connection once it has accepted it; give it a
-	// moment to accept all three before the fourth arrives.
-	time.Sleep(100 * time.Millisecond)
-	r := dialRaw(t, srv.Addr)
-	r.expectClosed(2 * time.Second)
+	// The server counts a connection once it has accepted it, so a probe
+	// may still slip in while the three are being accepted; once they are,
+	// every further connection is closed at once.
+	waitFor(t, func() bool {
+		c, err := net.Dial("tcp", srv.Addr)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		_, err = c.Read(make([]byte, 1))
+		var ne net.Error
+		return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+	})
 	for _, c := range idle {
 		c.Close()
 	}

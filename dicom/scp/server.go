@@ -16,12 +16,12 @@ import (
 	"github.com/vetbridge/vetbridge/dicom/pdu"
 )
 
-// ImplementationClassUID identifies VetBridge in A-ASSOCIATE PDUs. It is a
-// UUID-derived UID (PS3.5 B.2), so it needs no registered root.
-const ImplementationClassUID = "2.25.224903248893537345699147867197963912497"
-
-// ImplementationVersionName accompanies ImplementationClassUID.
-const ImplementationVersionName = "VETBRIDGE_1"
+// ImplementationClassUID and ImplementationVersionName are what the server
+// sends in its A-ASSOCIATE-AC.
+const (
+	ImplementationClassUID    = dimse.ImplementationClassUID
+	ImplementationVersionName = dimse.ImplementationVersionName
+)
 
 // Defaults for Config fields left zero.
 const (

@@ -23,12 +23,12 @@ import (
 // TransferSyntax describes a negotiated transfer syntax.
 type TransferSyntax = dimse.TransferSyntax
 
-// ImplementationClassUID identifies VetBridge's client; same root as the
-// server's (a UUID-derived UID, PS3.5 B.2).
-const ImplementationClassUID = "2.25.224903248893537345699147867197963912497"
-
-// ImplementationVersionName accompanies ImplementationClassUID.
-const ImplementationVersionName = "VETBRIDGE_1"
+// ImplementationClassUID and ImplementationVersionName are what the client
+// sends in its A-ASSOCIATE-RQ.
+const (
+	ImplementationClassUID    = dimse.ImplementationClassUID
+	ImplementationVersionName = dimse.ImplementationVersionName
+)
 
 // Context is one presentation context to propose.
 type Context struct {
