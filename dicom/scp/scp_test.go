@@ -384,3 +384,28 @@ func TestServeRejectsBadAETitle(t *testing.T) {
 		}
 	}
 }
+
+func TestListenAndServe(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	srv := scp.New(scp.Config{AETitle: "VETBRIDGE", Logger: startServerLogger()})
+	err = srv.ListenAndServe(context.Background(), busy.Addr().String())
+	if err == nil || !strings.Contains(err.Error(), "another DICOM server") {
+		t.Fatalf("port in use: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ListenAndServe(ctx, "127.0.0.1:0") }()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("after cancel: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ListenAndServe did not return after cancel")
+	}
+}
