@@ -47,7 +47,7 @@ type syncState struct {
 // reconcile of the open set every Reconcile period (Provet's delta lists
 // never show deletions), and at once on SyncNow or a webhook.
 func (a *App) runSync(ctx context.Context) error {
-	st := &syncState{names: nameCache{users: map[int64]*provet.User{}}}
+	st := &syncState{names: newNameCache()}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -104,7 +104,7 @@ func (a *App) syncOnce(ctx context.Context, c *provet.Client, st *syncState) err
 		}
 	})
 
-	q := provet.WorklistQuery{PageSize: provet.DefaultPageSize}
+	q := provet.WorklistQuery{PageSize: provet.DefaultPageSize, Expose: exposeRelations}
 	if full {
 		// The open set in as few requests as the API allows.
 		q.Statuses = []provet.Status{provet.StatusRequested, provet.StatusInProgress}
@@ -306,15 +306,19 @@ var spsRank = map[string]int{"": 0, "SCHEDULED": 0, "STARTED": 1, "COMPLETED": 2
 
 func localAhead(local, remote string) bool { return spsRank[local] > spsRank[remote] }
 
-// resolve fetches the objects one order refers to. Users and reference
-// lists are cached; patient, owner, referral and appointment are read again
-// whenever the order changed, because Provet offers no cheaper way to learn
-// that they changed.
+// resolve gathers the objects one order refers to: inlined by Provet when
+// it honoured ?expose_, else fetched. Users and reference lists are cached;
+// patient, owner, referral and appointment are read again whenever the
+// order changed, because Provet offers no cheaper way to learn that they
+// changed.
 func (a *App) resolve(ctx context.Context, c *provet.Client, st *syncState, w *provet.WorklistItem) (provetOrder, error) {
 	o := provetOrder{Worklist: w}
 	var err error
 	if !w.Referral.IsZero() {
-		if o.Referral, err = c.Referral(ctx, w.Referral.ID); err != nil && !errors.Is(err, provet.ErrNotFound) {
+		o.Referral, err = inlineOr(w.Referral, c.Mapping().DecodeReferral, func() (*provet.ImagingReferral, error) {
+			return c.Referral(ctx, w.Referral.ID)
+		})
+		if err != nil && !errors.Is(err, provet.ErrNotFound) {
 			return o, err
 		}
 	}
@@ -323,12 +327,18 @@ func (a *App) resolve(ctx context.Context, c *provet.Client, st *syncState, w *p
 		appt = o.Referral.Appointment
 	}
 	if !appt.IsZero() {
-		if o.Appointment, err = c.Appointment(ctx, appt.ID); err != nil && !errors.Is(err, provet.ErrNotFound) {
+		o.Appointment, err = inlineOr(appt, provet.DecodeAppointment, func() (*provet.Appointment, error) {
+			return c.Appointment(ctx, appt.ID)
+		})
+		if err != nil && !errors.Is(err, provet.ErrNotFound) {
 			return o, err
 		}
 	}
 	if !w.Patient.IsZero() {
-		if o.Patient, err = c.Patient(ctx, w.Patient.ID); err != nil {
+		o.Patient, err = inlineOr(w.Patient, provet.DecodePatient, func() (*provet.Patient, error) {
+			return c.Patient(ctx, w.Patient.ID)
+		})
+		if err != nil {
 			return o, err
 		}
 	}
@@ -337,7 +347,10 @@ func (a *App) resolve(ctx context.Context, c *provet.Client, st *syncState, w *p
 		owner = o.Patient.Client
 	}
 	if !owner.IsZero() {
-		if o.Owner, err = c.Owner(ctx, owner.ID); err != nil && !errors.Is(err, provet.ErrNotFound) {
+		o.Owner, err = inlineOr(owner, provet.DecodeOwner, func() (*provet.Owner, error) {
+			return c.Owner(ctx, owner.ID)
+		})
+		if err != nil && !errors.Is(err, provet.ErrNotFound) {
 			return o, err
 		}
 	}
@@ -362,6 +375,24 @@ func (a *App) resolve(ctx context.Context, c *provet.Client, st *syncState, w *p
 	return o, nil
 }
 
+// inlineOr decodes a relation Provet inlined (?expose_...), or fetches it
+// when Provet sent only its URL or the inlined form cannot be read.
+func inlineOr[T any](ref provet.Ref, decode func([]byte) (*T, error), fetch func() (*T, error)) (*T, error) {
+	if len(ref.Inline) > 0 {
+		if v, err := decode(ref.Inline); err == nil {
+			return v, nil
+		}
+	}
+	return fetch()
+}
+
+// exposeRelations asks Provet to inline what every order needs, so a sync
+// costs a list request per page instead of several detail requests per
+// order. Provet documents ?expose_ for its API; for relations it does not
+// inline on this endpoint, the URLs come back and are fetched as before.
+var exposeRelations = []string{"patient", "client", "referral", "appointment",
+	"requesting_user", "supervising_veterinarian", "modality", "target_areas"}
+
 // nameCache holds the small, slowly changing objects every order refers to.
 type nameCache struct {
 	mu          sync.Mutex
@@ -371,6 +402,8 @@ type nameCache struct {
 	targetAreas map[int64]string
 	listsAt     time.Time
 }
+
+func newNameCache() nameCache { return nameCache{users: map[int64]*provet.User{}} }
 
 func (n *nameCache) user(ctx context.Context, c *provet.Client, ref provet.Ref) (*provet.User, error) {
 	if ref.IsZero() {
@@ -385,7 +418,7 @@ func (n *nameCache) user(ctx context.Context, c *provet.Client, ref provet.Ref) 
 	if ok {
 		return u, nil
 	}
-	u, err := c.User(ctx, ref.ID)
+	u, err := inlineOr(ref, provet.DecodeUser, func() (*provet.User, error) { return c.User(ctx, ref.ID) })
 	if errors.Is(err, provet.ErrNotFound) || errors.Is(err, provet.ErrForbidden) {
 		u, err = nil, nil // a deleted or hidden user must not block the order
 	}

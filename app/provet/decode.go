@@ -18,6 +18,9 @@ type Ref struct {
 	ID   int64  // 0 when the relation is empty
 	URL  string // absolute URL when Provet sent one
 	Name string // only when the object was inlined and had a name
+	// Inline holds the whole object when Provet inlined it (?expose_...),
+	// so the caller can decode it instead of fetching it again.
+	Inline json.RawMessage
 }
 
 // IsZero reports whether the relation is empty (null or absent).
@@ -311,6 +314,7 @@ func decodeRef(v json.RawMessage) (Ref, error) {
 		if r.Name, err = o.str("name"); err != nil {
 			return Ref{}, err
 		}
+		r.Inline = append(json.RawMessage(nil), v...)
 		return r, nil
 	}
 	s, err := scalarText(v)

@@ -48,6 +48,10 @@ type WorklistQuery struct {
 	IDAfter       int64     // id__gt
 	Statuses      []Status  // status__in, with the mapping's values
 	PageSize      int       // 0 means DefaultPageSize; at most MaxPageSize
+	// Expose asks Provet to inline these relations (?expose_<key>), e.g.
+	// "patient", "referral". Provet may ignore it: relations that come back
+	// as URLs have an empty Ref.Inline and must be fetched.
+	Expose []string
 }
 
 // ListStats says what a listing cost and whether Provet honoured the filters.
@@ -80,6 +84,9 @@ func (q WorklistQuery) values(m *Mapping) (url.Values, error) {
 			vals = append(vals, sv...)
 		}
 		v.Set("status__in", strings.Join(vals, ","))
+	}
+	for _, e := range q.Expose {
+		v.Set("expose_"+e, "")
 	}
 	v.Set("page_size", strconv.Itoa(q.pageSize()))
 	return v, nil

@@ -55,6 +55,7 @@ func (s *Server) api(endpoint string, h apiHandler) http.HandlerFunc {
 		ok, retry := s.limiter.allow(tok+"|"+endpoint, budget, cost, s.now(), s.opts.RateWindow)
 		s.mu.Unlock()
 		if !ok {
+			s.count("throttled")
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
 			detail(w, http.StatusTooManyRequests, "Request was throttled. Expected available in "+strconv.Itoa(int(math.Ceil(retry.Seconds())))+" seconds.")
 			return
@@ -102,14 +103,7 @@ func (s *Server) routeAPI(mux *http.ServeMux, a string) {
 		if x == nil {
 			return nil
 		}
-		var pids []int
-		for _, p := range d.patients {
-			if p.ClientID == id {
-				pids = append(pids, p.ID)
-			}
-		}
-		slices.Sort(pids)
-		return rr.client(x, pids)
+		return rr.client(x, d.patientIDsOf(id))
 	})))
 	mux.HandleFunc("GET "+a+"consultation/{id}/{$}", s.api("consultation.detail", s.detailOf(func(d *dataset, id int, rr renderer, r *http.Request) any {
 		c := d.consultations[id]
@@ -223,27 +217,27 @@ func (s *Server) listWorklist(w http.ResponseWriter, r *http.Request, rr rendere
 		writeJSON(w, http.StatusBadRequest, map[string][]string{"filter": {err.Error()}})
 		return
 	}
+	ex := s.exposeSet(r.URL.Query())
 	s.mu.Lock()
-	var items []worklistJSON
+	var matched []*worklistItem
 	for _, it := range s.data.worklist {
 		if f.match(it) {
-			items = append(items, rr.worklist(it))
+			matched = append(matched, it)
 		}
 	}
+	slices.SortFunc(matched, func(a, b *worklistItem) int { return a.ID - b.ID })
+	items := make([]any, len(matched))
+	for i, it := range matched {
+		items[i] = rr.exposedWorklist(s.data, it, ex)
+	}
 	s.mu.Unlock()
-	slices.SortFunc(items, func(a, b worklistJSON) int { return a.ID - b.ID })
-	paginate(w, r, len(items), func(lo, hi int) any {
-		if items == nil {
-			return []worklistJSON{}
-		}
-		return items[lo:hi]
-	})
+	paginate(w, r, len(items), func(lo, hi int) any { return items[lo:hi] })
 }
 
 func (s *Server) getWorklist(w http.ResponseWriter, r *http.Request, rr renderer) {
-	s.detailOf(func(d *dataset, id int, rr renderer, _ *http.Request) any {
+	s.detailOf(func(d *dataset, id int, rr renderer, r *http.Request) any {
 		if x := d.worklist[id]; x != nil {
-			return rr.worklist(x)
+			return rr.exposedWorklist(d, x, s.exposeSet(r.URL.Query()))
 		}
 		return nil
 	})(w, r, rr)

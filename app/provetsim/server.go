@@ -41,6 +41,10 @@ type Options struct {
 	// so clients must handle both.
 	NoRotation bool
 
+	// IgnoreExpose answers ?expose_ with plain relation URLs, as a Provet
+	// endpoint that does not support inlining would.
+	IgnoreExpose bool
+
 	// AutoApprove skips the consent page: authorize/ redirects with a code at
 	// once, for tests and the demo.
 	AutoApprove bool
