@@ -232,8 +232,12 @@ func TestE2EMPPSClosesTheLoop(t *testing.T) {
 	}
 	missing := ref(r1)
 	delete(missing, tag.PerformedStationAETitle)
-	if st := rig.create("1.2.826.0.1.3680043.10.1043.2", missing); st != 0x0120 {
-		t.Errorf("N-CREATE without Performed Station AE: 0x%04X, want 0x0120", st)
+	resp, err := rig.as.NCreate(context.Background(), dimse.MPPSSOPClass, "1.2.826.0.1.3680043.10.1043.2",
+		mppsDataSet(t, rig.big, rig.impl, missing))
+	if err != nil || resp.Status != 0x0120 {
+		t.Errorf("N-CREATE without Performed Station AE: %v 0x%04X, want 0x0120", err, resp.Status)
+	} else if fmt.Sprintf("%08X", resp.AttributeIdentifiers) != "[00400241]" {
+		t.Errorf("the refusal should name (0040,0241) in (0000,1005), got %08X", resp.AttributeIdentifiers)
 	}
 	bad := ref(r1)
 	bad[tag.PerformedProcedureStepStatus] = []string{"COMPLETED"}

@@ -59,7 +59,7 @@ func (h mppsHandler) NCreate(ctx context.Context, req scp.MPPSRequest) scp.MPPSR
 	step, f := mpps.Create(req.SOPInstanceUID, req.Dataset, req.Syntax.BigEndian, req.Syntax.Implicit, existing)
 	if f != nil {
 		a.log.Warn("MPPS N-CREATE refused", "calling_ae", req.Peer.CallingAE, "status", fmt.Sprintf("0x%04X", f.Status), "why", f.Comment)
-		return scp.MPPSResponse{Status: f.Status, ErrorID: f.ErrorID, ErrorComment: f.Comment}
+		return scp.MPPSResponse{Status: f.Status, ErrorID: f.ErrorID, ErrorComment: f.Comment, AttributeIdentifiers: f.Tags}
 	}
 	if err := a.saveStep(step, provet.StatusInProgress, "STARTED"); err != nil {
 		a.log.Error("MPPS step not saved", "err", err)
@@ -78,7 +78,7 @@ func (h mppsHandler) NSet(ctx context.Context, req scp.MPPSRequest) scp.MPPSResp
 	}
 	if !ok {
 		f := mpps.NoSuchInstance()
-		return scp.MPPSResponse{Status: f.Status, ErrorID: f.ErrorID, ErrorComment: f.Comment}
+		return scp.MPPSResponse{Status: f.Status, ErrorID: f.ErrorID, ErrorComment: f.Comment, AttributeIdentifiers: f.Tags}
 	}
 	var cur mpps.Step
 	if err := json.Unmarshal(b, &cur); err != nil {
@@ -87,7 +87,7 @@ func (h mppsHandler) NSet(ctx context.Context, req scp.MPPSRequest) scp.MPPSResp
 	step, f := mpps.Set(cur, req.Dataset, req.Syntax.BigEndian, req.Syntax.Implicit)
 	if f != nil {
 		a.log.Warn("MPPS N-SET refused", "calling_ae", req.Peer.CallingAE, "status", fmt.Sprintf("0x%04X", f.Status), "why", f.Comment)
-		return scp.MPPSResponse{Status: f.Status, ErrorID: f.ErrorID, ErrorComment: f.Comment}
+		return scp.MPPSResponse{Status: f.Status, ErrorID: f.ErrorID, ErrorComment: f.Comment, AttributeIdentifiers: f.Tags}
 	}
 	target, sps := provet.StatusUnknown, ""
 	switch step.Status {

@@ -464,6 +464,7 @@ func (a *association) serveMPPS(m dimse.Message, pc acceptedContext) {
 		Status:                    res.Status,
 		ErrorID:                   res.ErrorID,
 		ErrorComment:              comment,
+		AttributeIdentifiers:      res.AttributeIdentifiers,
 		HasDataSet:                res.Dataset != nil,
 	}
 	a.send(m.ContextID, rsp, res.Dataset)

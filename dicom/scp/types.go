@@ -76,6 +76,10 @@ type MPPSResponse struct {
 	ErrorID      uint16
 	ErrorComment string // at most 64 characters are sent
 	Dataset      []byte // optional, in the request's transfer syntax
+	// AttributeIdentifiers lists the offending attributes ((0000,1005)) of a
+	// 0x0105, 0x0106, 0x0120 or 0x0121 failure, so the device's log names
+	// what to fix.
+	AttributeIdentifiers []uint32
 	// AffectedSOPInstanceUID is the SCP-assigned instance when the N-CREATE
 	// had none; otherwise it may be left empty.
 	AffectedSOPInstanceUID string

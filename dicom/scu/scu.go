@@ -484,6 +484,7 @@ type Response struct {
 	Status                 uint16
 	ErrorID                uint16
 	ErrorComment           string
+	AttributeIdentifiers   []uint32 // (0000,1005) of a failure
 	AffectedSOPInstanceUID string
 	Dataset                []byte
 }
@@ -516,6 +517,7 @@ func (a *Assoc) nRequest(ctx context.Context, cmd *dimse.Command, dataset []byte
 		Status:                 m.Command.Status,
 		ErrorID:                m.Command.ErrorID,
 		ErrorComment:           m.Command.ErrorComment,
+		AttributeIdentifiers:   m.Command.AttributeIdentifiers,
 		AffectedSOPInstanceUID: m.Command.AffectedSOPInstanceUID,
 		Dataset:                m.Data,
 	}, nil
