@@ -216,6 +216,10 @@ func toCharset(s string, cs Charset) string {
 	}
 	switch cs {
 	case CharsetLatin1:
+		// Greek digraphs first, as transliterate does: letter by letter, ου
+		// would become "oy" and the name on the device would not match the
+		// name the technician searches for.
+		s = greekDigraphs.Replace(s)
 		var b []byte
 		for _, r := range s {
 			switch {
