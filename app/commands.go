@@ -340,6 +340,7 @@ func (a *App) ImportWL(dir string) (imported, bad int, err error) {
 		sum := sha1.Sum([]byte(id))
 		it.Key = "import:" + hex.EncodeToString(sum[:12])
 		it.Updated = a.now()
+		fillImportedIdentifiers(&it, strings.ToUpper(hex.EncodeToString(sum[:4])))
 		recs = append(recs, record{Item: it, Source: "import", Arrived: a.now()})
 		return nil
 	})
@@ -350,6 +351,24 @@ func (a *App) ImportWL(dir string) (imported, bad int, err error) {
 		return 0, bad, err
 	}
 	return len(recs), bad, nil
+}
+
+// fillImportedIdentifiers stores the Type 1 identifiers a file-based server
+// left empty, so what the modality receives can also be queried for and
+// linked by MPPS; the encoder would otherwise invent them per answer.
+func fillImportedIdentifiers(it *worklist.Item, short string) {
+	if it.StudyInstanceUID == "" {
+		it.StudyInstanceUID = worklist.DerivedStudyInstanceUID(it.Key)
+	}
+	if it.RequestedProcedureID == "" {
+		it.RequestedProcedureID = nonEmpty(it.AccessionNumber, "IMP"+short)
+	}
+	if it.SPSID == "" {
+		it.SPSID = it.RequestedProcedureID
+	}
+	if it.PatientID == "" {
+		it.PatientID = "IMP" + short
+	}
 }
 
 func openStoreOnly(dir string) (*store.Store, error) {
