@@ -1,0 +1,57 @@
+package app
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// Provet retries a webhook until it gets a quick 200, and fires both the
+// create and the update hook for a new order: each POST must answer at once
+// and only ask for a sync, never do the work itself.
+func TestWebhookTriggersOneSyncAndAnswersAtOnce(t *testing.T) {
+	a, err := Open(Options{DataDir: t.TempDir(), Override: func(c *Config) { c.Webhook.Secret = "s3cret" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	h := a.webhookHandler()
+	post := func(target string) int {
+		body := url.Values{"diagnosticimagingworklist_id": {"17"}, "provet_id": {"4"}}.Encode()
+		req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := post("/hook"); code != http.StatusForbidden {
+		t.Fatalf("without the secret: %d, want 403", code)
+	}
+	select {
+	case <-a.syncNow:
+		t.Fatal("a refused hook must not trigger a sync")
+	default:
+	}
+	for i := 0; i < 2; i++ { // create and update hooks for one order
+		if code := post("/hook?token=s3cret"); code != http.StatusOK {
+			t.Fatalf("hook %d: %d, want 200", i, code)
+		}
+	}
+	select {
+	case <-a.syncNow:
+	default:
+		t.Fatal("the hook did not ask for a sync")
+	}
+	select {
+	case <-a.syncNow:
+		t.Fatal("two hooks for one order should coalesce into one pending sync")
+	default:
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/hook?token=s3cret", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("GET: %d", rec.Code)
+	}
+}
