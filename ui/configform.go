@@ -1,0 +1,342 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/vetbridge/vetbridge/app"
+)
+
+var (
+	regions  = []string{"eu", "us", "enterprise", "custom"}
+	charsets = []string{"auto", "utf-8", "latin-1", "ascii"}
+	// Patient-name forms offered to people, and the configuration values they stand for.
+	patientNames = []struct{ label, value string }{
+		{"Owner^Pet (veterinary standard)", "owner^pet"},
+		{"Pet only", "pet"},
+	}
+)
+
+// configForm edits an app.Config. The first-run flow and Settings share it, so
+// a field reads and complains the same way in both. Fields it does not show
+// keep the values of the configuration it was loaded with.
+type configForm struct {
+	base app.Config
+
+	region                                  *widget.Select
+	baseURL, provetID, clientID, redirectPort *widget.Entry
+	aeTitle, port                           *widget.Entry
+	charset                                 *widget.Select
+	stationFromCalling, showStarted         *widget.Check
+	viewerURL                               *widget.Entry
+	pollInterval, retention                 *widget.Entry
+	patientName                             *widget.Select
+	muted, showOwner                        *widget.Check
+	mappings                                []mappingRow
+	mappingBox                              *fyne.Container
+
+	errs    map[string]*widget.Label // by app.FieldError.Field
+	general *widget.Label            // errors that belong to no visible field
+}
+
+type mappingRow struct {
+	provet, modality, station *widget.Entry
+}
+
+func newConfigForm(cfg app.Config) *configForm {
+	f := &configForm{errs: map[string]*widget.Label{}}
+	f.region = widget.NewSelect(regions, func(r string) {
+		if r == "custom" {
+			f.baseURL.Enable()
+		} else {
+			f.baseURL.Disable()
+		}
+	})
+	f.baseURL = widget.NewEntry()
+	f.baseURL.SetPlaceHolder("https://provetcloud.com/1234/api/0.1/")
+	f.provetID = widget.NewEntry()
+	f.provetID.SetPlaceHolder("e.g. 1234")
+	f.clientID = widget.NewEntry()
+	f.redirectPort = widget.NewEntry()
+	f.aeTitle = widget.NewEntry()
+	f.port = widget.NewEntry()
+	f.charset = widget.NewSelect(charsets, nil)
+	f.stationFromCalling = widget.NewCheck("Use the device's AE title as station when it sends none", nil)
+	f.showStarted = widget.NewCheck("List exams already started or completed", nil)
+	f.viewerURL = widget.NewEntry()
+	f.viewerURL.SetPlaceHolder("https://pacs.example/viewer?patient={patient_id}&acc={accession}")
+	f.pollInterval = widget.NewEntry()
+	f.retention = widget.NewEntry()
+	names := make([]string, len(patientNames))
+	for i, p := range patientNames {
+		names[i] = p.label
+	}
+	f.patientName = widget.NewSelect(names, nil)
+	f.muted = widget.NewCheck("Mute notifications", nil)
+	f.showOwner = widget.NewCheck("Show owner names in notifications", nil)
+	f.mappingBox = container.NewVBox()
+	f.general = errorLabel()
+	f.load(cfg)
+	return f
+}
+
+func errorLabel() *widget.Label {
+	l := widget.NewLabel("")
+	l.Importance = widget.DangerImportance
+	l.Wrapping = fyne.TextWrapWord
+	l.Hide()
+	return l
+}
+
+// load shows cfg in the form and clears any error messages.
+func (f *configForm) load(cfg app.Config) {
+	f.base = cfg
+	f.region.SetSelected(cfg.Provet.Region)
+	f.baseURL.SetText(cfg.Provet.BaseURL)
+	f.provetID.SetText(cfg.Provet.ProvetID)
+	f.clientID.SetText(cfg.Provet.ClientID)
+	f.redirectPort.SetText(strconv.Itoa(cfg.Provet.RedirectPort))
+	f.aeTitle.SetText(cfg.DICOM.AETitle)
+	f.port.SetText(strconv.Itoa(cfg.DICOM.Port))
+	f.charset.SetSelected(cfg.DICOM.Default.Charset)
+	f.stationFromCalling.SetChecked(cfg.DICOM.Default.StationFromCalling)
+	f.showStarted.SetChecked(cfg.DICOM.Default.ShowStarted)
+	f.viewerURL.SetText(cfg.ViewerURL)
+	f.pollInterval.SetText(cfg.PollInterval.String())
+	f.retention.SetText(cfg.Retention.String())
+	for _, p := range patientNames {
+		if p.value == cfg.PatientName {
+			f.patientName.SetSelected(p.label)
+		}
+	}
+	f.muted.SetChecked(cfg.Notifications.Muted)
+	f.showOwner.SetChecked(cfg.Notifications.ShowOwner)
+	f.mappings = nil
+	f.mappingBox.RemoveAll()
+	for _, m := range cfg.ModalityMap {
+		f.addMapping(m)
+	}
+	f.showErrors(nil, nil)
+}
+
+func (f *configForm) addMapping(m app.ModalityMapping) {
+	row := mappingRow{widget.NewEntry(), widget.NewEntry(), widget.NewEntry()}
+	row.provet.SetText(m.Provet)
+	row.provet.SetPlaceHolder("Provet name, e.g. X-ray")
+	row.modality.SetText(m.Modality)
+	row.modality.SetPlaceHolder("DX")
+	row.station.SetText(m.StationAE)
+	row.station.SetPlaceHolder("DX1")
+	f.mappings = append(f.mappings, row)
+	var line *fyne.Container
+	remove := widget.NewButtonWithIcon("", theme.DeleteIcon(), func() {
+		for i := range f.mappings {
+			if f.mappings[i].provet == row.provet {
+				f.mappings = append(f.mappings[:i], f.mappings[i+1:]...)
+				break
+			}
+		}
+		f.mappingBox.Remove(line)
+	})
+	line = container.NewBorder(nil, nil, nil, remove, container.NewGridWithColumns(3, row.provet, row.modality, row.station))
+	f.mappingBox.Add(line)
+}
+
+// config reads the form over the configuration it was loaded with. Entries
+// that do not parse are reported as field errors in the same form Validate uses.
+func (f *configForm) config() (app.Config, app.ValidationError) {
+	cfg := f.base
+	var errs app.ValidationError
+	number := func(field string, e *widget.Entry, msg string, dst *int) {
+		n, err := strconv.Atoi(strings.TrimSpace(e.Text))
+		if err != nil {
+			errs = append(errs, app.FieldError{Field: field, Message: msg})
+			return
+		}
+		*dst = n
+	}
+	duration := func(field string, e *widget.Entry, dst *app.Duration) {
+		d, err := app.ParseDuration(e.Text)
+		if err != nil {
+			errs = append(errs, app.FieldError{Field: field, Message: "use a value such as 15s, 10m or 30d"})
+			return
+		}
+		*dst = d
+	}
+	cfg.Provet.Region = f.region.Selected
+	cfg.Provet.BaseURL = strings.TrimSpace(f.baseURL.Text)
+	cfg.Provet.ProvetID = strings.TrimSpace(f.provetID.Text)
+	cfg.Provet.ClientID = strings.TrimSpace(f.clientID.Text)
+	number("provet.redirect_port", f.redirectPort, "a number: 0 for any free port, or the port registered with Provet", &cfg.Provet.RedirectPort)
+	cfg.DICOM.AETitle = f.aeTitle.Text
+	number("dicom.port", f.port, "a number from 1 to 65535 (104 or 11112 are usual)", &cfg.DICOM.Port)
+	cfg.DICOM.Default.Charset = f.charset.Selected
+	cfg.DICOM.Default.StationFromCalling = f.stationFromCalling.Checked
+	cfg.DICOM.Default.ShowStarted = f.showStarted.Checked
+	cfg.ViewerURL = strings.TrimSpace(f.viewerURL.Text)
+	duration("poll_interval", f.pollInterval, &cfg.PollInterval)
+	duration("retention", f.retention, &cfg.Retention)
+	for _, p := range patientNames {
+		if p.label == f.patientName.Selected {
+			cfg.PatientName = p.value
+		}
+	}
+	cfg.Notifications.Muted = f.muted.Checked
+	cfg.Notifications.ShowOwner = f.showOwner.Checked
+	cfg.ModalityMap = make([]app.ModalityMapping, 0, len(f.mappings))
+	for _, r := range f.mappings {
+		cfg.ModalityMap = append(cfg.ModalityMap, app.ModalityMapping{
+			Provet:    strings.TrimSpace(r.provet.Text),
+			Modality:  strings.ToUpper(strings.TrimSpace(r.modality.Text)),
+			StationAE: strings.TrimSpace(r.station.Text),
+		})
+	}
+	return cfg, errs
+}
+
+// check reads the form and validates it, keeping only the errors of fields
+// that match one of prefixes (all fields when none are given), and shows them.
+// The returned configuration is usable only when ok.
+func (f *configForm) check(prefixes ...string) (cfg app.Config, ok bool) {
+	cfg, errs := f.config()
+	var verr app.ValidationError
+	if err := cfg.Validate(); errors.As(err, &verr) {
+		errs = append(errs, verr...)
+	}
+	if cfg.Provet.Region != "custom" && cfg.Provet.ProvetID == "" {
+		errs = append(errs, app.FieldError{Field: "provet.provet_id", Message: "the Provet ID is the number in your Provet address, e.g. 1234"})
+	}
+	if cfg.Provet.ClientID == "" {
+		errs = append(errs, app.FieldError{Field: "provet.client_id", Message: "paste the client ID Provet issued for VetBridge (Provet: Settings > Integrations)"})
+	}
+	var kept app.ValidationError
+	for _, e := range errs {
+		if matchesAny(e.Field, prefixes) {
+			kept = append(kept, e)
+		}
+	}
+	f.showErrors(kept, prefixes)
+	return cfg, len(kept) == 0
+}
+
+func matchesAny(field string, prefixes []string) bool {
+	if len(prefixes) == 0 {
+		return true
+	}
+	for _, p := range prefixes {
+		if strings.HasPrefix(field, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// showErrors puts each message under its field; the first message per field
+// wins because it is the most basic one (a field that does not parse).
+func (f *configForm) showErrors(errs app.ValidationError, _ []string) {
+	for _, l := range f.errs {
+		l.SetText("")
+		l.Hide()
+	}
+	var general []string
+	for _, e := range errs {
+		field, msg := e.Field, e.Message
+		if strings.HasPrefix(field, "modality_map[") {
+			field, msg = "modality_map", describeField(field)+": "+msg
+		}
+		l, ok := f.errs[field]
+		if !ok {
+			general = append(general, describeField(field)+": "+msg)
+			continue
+		}
+		if l.Text == "" {
+			l.SetText(msg)
+			l.Show()
+		}
+	}
+	f.general.SetText(strings.Join(general, "\n"))
+	if len(general) > 0 {
+		f.general.Show()
+	} else {
+		f.general.Hide()
+	}
+}
+
+// errorFor is the message shown under a field, "" when none (tests read it).
+func (f *configForm) errorFor(field string) string {
+	if l, ok := f.errs[field]; ok {
+		return l.Text
+	}
+	return ""
+}
+
+// item lays out one field with its error line; field is the app.FieldError
+// name that reports on it.
+func (f *configForm) item(label, field string, w fyne.CanvasObject, hint string) *widget.FormItem {
+	l := errorLabel()
+	f.errs[field] = l
+	return &widget.FormItem{Text: label, Widget: container.NewVBox(w, l), HintText: hint}
+}
+
+func (f *configForm) provetItems() []*widget.FormItem {
+	return []*widget.FormItem{
+		f.item("Provet region", "provet.region", f.region, "Where your clinic's Provet Cloud runs; custom for another address"),
+		f.item("Provet address", "provet.base_url", f.baseURL, "Only for custom: the API address from Provet's Settings > Integrations"),
+		f.item("Provet ID", "provet.provet_id", f.provetID, "The number in your Provet address"),
+		f.item("Client ID", "provet.client_id", f.clientID, "Issued by Provet for this integration"),
+		f.item("Sign-in port", "provet.redirect_port", f.redirectPort, "0 for any free port, or the port registered with Provet"),
+	}
+}
+
+func (f *configForm) dicomItems() []*widget.FormItem {
+	return []*widget.FormItem{
+		f.item("AE title", "dicom.ae_title", f.aeTitle, "What the modalities call this worklist server"),
+		f.item("Port", "dicom.port", f.port, "The TCP port the modalities connect to"),
+		f.item("Character set", "dicom.default_profile.charset", f.charset, "auto answers in what each device asks for"),
+		f.item("", "dicom.default_profile.station", container.NewVBox(f.stationFromCalling, f.showStarted), ""),
+	}
+}
+
+func (f *configForm) viewerItems() []*widget.FormItem {
+	return []*widget.FormItem{
+		f.item("PACS viewer URL", "viewer_url", f.viewerURL,
+			"Placeholders: {patient_id} {accession} {study_uid} {provet_id}"),
+	}
+}
+
+func (f *configForm) moreItems() []*widget.FormItem {
+	mapHeader := container.NewGridWithColumns(3,
+		widget.NewLabelWithStyle("Provet modality", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		widget.NewLabelWithStyle("DICOM modality", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		widget.NewLabelWithStyle("Station AE", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	add := widget.NewButtonWithIcon("Add modality", theme.ContentAddIcon(), func() { f.addMapping(app.ModalityMapping{}) })
+	mapErr := errorLabel()
+	f.errs["modality_map"] = mapErr
+	return []*widget.FormItem{
+		f.item("Check Provet every", "poll_interval", f.pollInterval, "At least 5s; Provet limits requests per minute"),
+		f.item("Keep finished exams", "retention", f.retention, "How long finished or past exams stay on the worklist, e.g. 7d"),
+		f.item("Patient name", "patient_name", f.patientName, "How the patient's name is sent to modalities"),
+		{Text: "Modalities", Widget: container.NewVBox(mapHeader, f.mappingBox, container.NewHBox(add), mapErr)},
+		f.item("Notifications", "notifications", container.NewVBox(f.muted, f.showOwner), ""),
+	}
+}
+
+// describeField names a setting for people when it has no field of its own on screen.
+func describeField(field string) string {
+	if strings.HasPrefix(field, "modality_map[") {
+		var i int
+		fmt.Sscanf(field, "modality_map[%d]", &i)
+		return fmt.Sprintf("Modality row %d", i+1)
+	}
+	if strings.HasPrefix(field, "dicom.profiles[") {
+		return "Device profile " + strings.TrimPrefix(field, "dicom.profiles")
+	}
+	return field
+}

@@ -1,0 +1,297 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
+
+	"github.com/vetbridge/vetbridge/assets"
+)
+
+// tray is the part of desktop.App the UI drives; tests substitute a recorder.
+type tray interface {
+	SetSystemTrayMenu(*fyne.Menu)
+	SetSystemTrayIcon(fyne.Resource)
+}
+
+// How long Quit waits for the backend to finish in-flight work (MPPS status
+// updates, the store) before the window goes away regardless.
+const shutdownTimeout = 15 * time.Second
+
+// burstWindow is how long the bridge lets events pile up before one redraw.
+const burstWindow = 150 * time.Millisecond
+
+type ui struct {
+	fa      fyne.App
+	b       Backend
+	tray    tray
+	openURL func(*url.URL) error
+	// do runs f on the UI goroutine: fyne.Do in the app, a queue in tests.
+	do func(func())
+
+	win     fyne.Window
+	tabs    *container.AppTabs
+	main    fyne.CanvasObject
+	visible bool
+
+	worklist   *worklistView
+	modalities *modalitiesView
+	settings   *settingsView
+	status     *statusBar
+	firstRun   *firstRunView
+
+	bridge       *bridge
+	stopBridge   context.CancelFunc
+	unsubscribe  func()
+	shutdownOnce sync.Once
+	quitting     bool
+}
+
+// Run shows VetBridge's tray and window and blocks until the technician quits.
+// It calls b.Shutdown before returning.
+func Run(b Backend, opts Options) error {
+	if b == nil {
+		return errors.New("ui.Run needs a backend")
+	}
+	fa := fyneapp.NewWithID(AppID)
+	fa.SetIcon(assets.AppIcon)
+	var t tray
+	desk, isDesktop := fa.(desktop.App)
+	if isDesktop {
+		t = desk
+	}
+	u := newUI(fa, b, t, opts, fyne.Do)
+	if isDesktop {
+		// A left click on the tray icon brings the window back where the
+		// platform supports it; the menu's "Open worklist" works everywhere.
+		desk.SetSystemTrayWindow(u.win)
+	}
+	fa.Lifecycle().SetOnStarted(u.start)
+	if opts.ShowWindow || t == nil || b.NeedsSetup() {
+		u.show()
+	}
+	fa.Run()
+	u.stop()
+	u.shutdown()
+	return nil
+}
+
+func newUI(fa fyne.App, b Backend, t tray, opts Options, do func(func())) *ui {
+	u := &ui{fa: fa, b: b, tray: t, openURL: opts.OpenURL, do: do, bridge: newBridge()}
+	if u.openURL == nil {
+		u.openURL = fa.OpenURL
+	}
+	u.win = fa.NewWindow("VetBridge")
+	u.win.SetIcon(assets.AppIcon)
+	u.win.Resize(fyne.NewSize(1200, 760))
+	u.win.SetCloseIntercept(u.closeWindow)
+
+	u.status = newStatusBar()
+	u.worklist = newWorklistView(u)
+	u.modalities = newModalitiesView(u)
+	u.settings = newSettingsView(u)
+	u.tabs = container.NewAppTabs(
+		container.NewTabItem("Worklist", u.worklist.content),
+		container.NewTabItem("Modalities", u.modalities.content),
+		container.NewTabItem("Settings", u.settings.content),
+	)
+	u.tabs.OnSelected = func(*container.TabItem) { u.updateTitle() }
+	u.main = container.NewBorder(nil, u.status.content, nil, nil, u.tabs)
+
+	if b.NeedsSetup() {
+		u.firstRun = newFirstRunView(u, u.finishSetup)
+		u.win.SetContent(u.firstRun.content)
+	} else {
+		u.win.SetContent(u.main)
+	}
+	u.selectView(opts.StartView)
+	u.refreshAll()
+	return u
+}
+
+// start connects the UI to backend events; it runs once the app loop runs so
+// that posted updates have somewhere to go.
+func (u *ui) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	u.stopBridge = cancel
+	go u.bridge.run(ctx, burstWindow, u.do, u.apply)
+	u.unsubscribe = u.b.Subscribe(u.bridge.handle)
+	// Anything that changed between construction and subscribing is redrawn.
+	u.refreshAll()
+}
+
+func (u *ui) stop() {
+	if u.unsubscribe != nil {
+		u.unsubscribe()
+	}
+	if u.stopBridge != nil {
+		u.stopBridge()
+	}
+}
+
+func (u *ui) apply(d dirty) {
+	if d.referrals {
+		u.worklist.refresh()
+	}
+	if d.devices {
+		u.modalities.refresh()
+	}
+	if d.signInAgain {
+		msg := "Provet ended the session: choose Sign in with Provet in the tray menu or in Settings."
+		if d.message != "" {
+			msg = d.message + " " + msg
+		}
+		u.status.setNotice(msg)
+	}
+	if d.status || d.referrals {
+		u.refreshStatus()
+	}
+	if d.showWindow {
+		u.show()
+	}
+}
+
+func (u *ui) refreshAll() {
+	u.worklist.refresh()
+	u.modalities.refresh()
+	u.refreshStatus()
+}
+
+// refreshStatus redraws everything that depends on Status: status bar, tray
+// icon and menu, the account line in Settings.
+func (u *ui) refreshStatus() {
+	st := u.b.Status()
+	u.status.update(st)
+	u.settings.updateAccount(st)
+	if u.tray != nil {
+		u.tray.SetSystemTrayIcon(trayIcon(st.State))
+		u.tray.SetSystemTrayMenu(u.trayMenu(st))
+	}
+}
+
+func (u *ui) selectView(name string) {
+	if u.firstRun != nil {
+		u.updateTitle()
+		return
+	}
+	switch name {
+	case ViewModalities:
+		u.tabs.SelectIndex(1)
+	case ViewSettings:
+		u.tabs.SelectIndex(2)
+	default:
+		u.tabs.SelectIndex(0)
+	}
+	u.updateTitle()
+}
+
+func (u *ui) updateTitle() {
+	if u.firstRun != nil {
+		u.win.SetTitle("VetBridge — Setup")
+		return
+	}
+	if t := u.tabs.Selected(); t != nil {
+		u.win.SetTitle("VetBridge — " + t.Text)
+	}
+}
+
+// show brings the window forward. The rows that were new are highlighted for
+// as long as the window stays open; the backend forgets them now so the next
+// notification count starts from zero.
+func (u *ui) show() {
+	u.visible = true
+	u.worklist.refresh()
+	u.win.Show()
+	u.win.RequestFocus()
+	go u.b.MarkSeen()
+}
+
+// showView opens the window on one view (tray menu entries).
+func (u *ui) showView(name string) {
+	u.selectView(name)
+	u.show()
+}
+
+// closeWindow keeps VetBridge serving the worklist in the tray: closing the
+// window must not stop the DICOM server the modalities depend on.
+func (u *ui) closeWindow() {
+	if u.tray == nil {
+		u.quit()
+		return
+	}
+	u.visible = false
+	u.worklist.clearHighlights()
+	u.win.Hide()
+}
+
+func (u *ui) finishSetup() {
+	u.firstRun = nil
+	u.win.SetContent(u.main)
+	u.selectView(ViewWorklist)
+	u.refreshAll()
+}
+
+// quit shuts the backend down before the app goes away, so pending status
+// updates are flushed and the DICOM port is released cleanly.
+func (u *ui) quit() {
+	if u.quitting {
+		return
+	}
+	u.quitting = true
+	u.status.setNotice("Stopping VetBridge…")
+	go func() {
+		u.shutdown()
+		u.do(func() {
+			u.stop()
+			u.fa.Quit()
+		})
+	}()
+}
+
+func (u *ui) shutdown() {
+	u.shutdownOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := u.b.Shutdown(ctx); err != nil {
+			fyne.LogError("VetBridge did not shut down cleanly", err)
+		}
+	})
+}
+
+// showImages opens the PACS viewer for one referral.
+func (u *ui) showImages(key string) error {
+	raw, err := u.b.ViewerURL(key)
+	if err != nil {
+		return err
+	}
+	return u.open(raw)
+}
+
+func (u *ui) open(raw string) error {
+	link, err := url.Parse(raw)
+	if err != nil || link.Scheme == "" {
+		return errors.New("the viewer address " + raw + " is not a web address: correct the PACS viewer URL in Settings")
+	}
+	if err := u.openURL(link); err != nil {
+		return errors.New("could not open the browser (" + err.Error() + "); the address is " + raw)
+	}
+	return nil
+}
+
+// inBackground runs a blocking backend call off the UI goroutine and hands
+// its result back on the UI goroutine.
+func (u *ui) inBackground(call func(ctx context.Context) error, done func(error)) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		err := call(ctx)
+		u.do(func() { done(err) })
+	}()
+}
