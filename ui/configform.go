@@ -30,17 +30,17 @@ var (
 type configForm struct {
 	base app.Config
 
-	region                                  *widget.Select
+	region                                    *widget.Select
 	baseURL, provetID, clientID, redirectPort *widget.Entry
-	aeTitle, port                           *widget.Entry
-	charset                                 *widget.Select
-	stationFromCalling, showStarted         *widget.Check
-	viewerURL                               *widget.Entry
-	pollInterval, retention                 *widget.Entry
-	patientName                             *widget.Select
-	muted, showOwner                        *widget.Check
-	mappings                                []mappingRow
-	mappingBox                              *fyne.Container
+	aeTitle, port                             *widget.Entry
+	charset                                   *widget.Select
+	stationFromCalling, showStarted           *widget.Check
+	viewerURL                                 *widget.Entry
+	pollInterval, retention                   *widget.Entry
+	patientName                               *widget.Select
+	muted, showOwner                          *widget.Check
+	mappings                                  []mappingRow
+	mappingBox                                *fyne.Container
 
 	errs    map[string]*widget.Label // by app.FieldError.Field
 	general *widget.Label            // errors that belong to no visible field

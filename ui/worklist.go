@@ -49,13 +49,13 @@ type worklistView struct {
 	highlight map[string]bool
 	selected  string
 
-	table                *widget.Table
-	day, count           *widget.Label
-	prev, next, today    *widget.Button
-	allDays              *widget.Check
-	modality, status     *widget.Select
-	search               *widget.Entry
-	detail               *referralDetail
+	table             *widget.Table
+	day, count        *widget.Label
+	prev, next, today *widget.Button
+	allDays           *widget.Check
+	modality, status  *widget.Select
+	search            *widget.Entry
+	detail            *referralDetail
 }
 
 func newWorklistView(u *ui) *worklistView {
