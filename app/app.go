@@ -428,3 +428,7 @@ func foldForSearch(s string) string {
 }
 
 var errSignedOut = errors.New("not signed in to Provet Cloud: sign in from the tray menu")
+
+// ShowWindow asks the desktop UI to bring its window forward (a second
+// launch, or a notification clicked).
+func (a *App) ShowWindow() { a.hub.publish(Event{Kind: EventShowWindow}) }
