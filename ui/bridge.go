@@ -71,7 +71,16 @@ func (br *bridge) run(ctx context.Context, window time.Duration, post func(func(
 			return
 		case <-time.After(window):
 		}
+		// Events during the window kicked again; take covers them, so the
+		// kick is spent here rather than causing a second, empty redraw.
+		select {
+		case <-br.kick:
+		default:
+		}
 		d := br.take()
+		if d == (dirty{}) {
+			continue
+		}
 		post(func() { apply(d) })
 	}
 }

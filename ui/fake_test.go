@@ -1,0 +1,293 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"github.com/vetbridge/vetbridge/app"
+)
+
+// fakeBackend records what the UI asks for and answers from plain fields.
+type fakeBackend struct {
+	mu         sync.Mutex
+	status     app.Status
+	refs       []app.Referral
+	cfg        app.Config
+	devices    []app.Device
+	needsSetup bool
+	who        string
+	signInErr  error
+	viewerErr  error
+	explain    app.Explanation
+
+	filters   []app.ReferralFilter
+	saved     []app.Config
+	signIns   int
+	signOuts  int
+	markSeen  int
+	markDone  []string
+	syncs     int
+	shutdowns int
+	explained [][2]string
+	subs      []func(app.Event)
+}
+
+func newFake() *fakeBackend {
+	cfg := app.DefaultConfig()
+	cfg.Provet.ProvetID = "1234"
+	cfg.Provet.ClientID = "vetbridge"
+	today := startOfDay(time.Now())
+	return &fakeBackend{
+		cfg:    cfg,
+		status: app.Status{State: app.StateSignedOut, DICOMAddr: "VETBRIDGE@192.168.1.5:11112"},
+		refs: []app.Referral{
+			{Key: "k1", Scheduled: today.Add(8 * time.Hour), PetName: "Bella", Species: "Dog", Breed: "Labrador",
+				OwnerName: "Anna Virtanen", PatientID: "P1", AccessionNumber: "A1", Exam: "Thorax",
+				Modality: "DX", StationAE: "DX1", RequestingVet: "Dr Koivu", Status: "SCHEDULED",
+				Fields: []app.Field{{Label: "Patient ID", Value: "P1"}, {Label: "Accession", Value: "A1"}}},
+			{Key: "k2", Scheduled: today.Add(9 * time.Hour), PetName: "Misu", Species: "Cat",
+				OwnerName: "Liisa Mäki", PatientID: "P2", AccessionNumber: "A2", Exam: "Abdomen",
+				Modality: "US", StationAE: "US1", Status: "SCHEDULED", New: true},
+			{Key: "k3", Scheduled: today.Add(10 * time.Hour), PetName: "Rex", Species: "Dog",
+				OwnerName: "Olli Berg", PatientID: "P3", AccessionNumber: "A3", Exam: "Hip",
+				Modality: "DX", StationAE: "DX1", Status: "COMPLETED"},
+		},
+	}
+}
+
+func (f *fakeBackend) Status() app.Status { f.mu.Lock(); defer f.mu.Unlock(); return f.status }
+
+func (f *fakeBackend) Subscribe(fn func(app.Event)) func() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.subs = append(f.subs, fn)
+	return func() {}
+}
+
+// emit delivers an event the way the app does: from another goroutine.
+func (f *fakeBackend) emit(ev app.Event) {
+	f.mu.Lock()
+	subs := append([]func(app.Event){}, f.subs...)
+	f.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, s := range subs {
+			s(ev)
+		}
+	}()
+	<-done
+}
+
+func (f *fakeBackend) Referrals(flt app.ReferralFilter) []app.Referral {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.filters = append(f.filters, flt)
+	var out []app.Referral
+	for _, r := range f.refs {
+		if flt.Modality != "" && r.Modality != flt.Modality || flt.Status != "" && r.Status != flt.Status {
+			continue
+		}
+		if s := strings.ToLower(flt.Search); s != "" && !strings.Contains(strings.ToLower(r.PetName+" "+r.OwnerName+" "+r.PatientID+" "+r.AccessionNumber), s) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (f *fakeBackend) lastFilter() app.ReferralFilter {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.filters[len(f.filters)-1]
+}
+
+func (f *fakeBackend) Referral(key string) (app.Referral, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.refs {
+		if r.Key == key {
+			return r, true
+		}
+	}
+	return app.Referral{}, false
+}
+
+func (f *fakeBackend) MarkSeen() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.markSeen++
+	for i := range f.refs {
+		f.refs[i].New = false
+	}
+}
+
+func (f *fakeBackend) SyncNow() { f.mu.Lock(); f.syncs++; f.mu.Unlock() }
+
+func (f *fakeBackend) SignIn(ctx context.Context) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.signIns++
+	if f.signInErr != nil {
+		return "", f.signInErr
+	}
+	f.status.State, f.status.SignedInAs = app.StateOK, f.who
+	return f.who, nil
+}
+
+func (f *fakeBackend) SignOut(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.signOuts++
+	f.status.State, f.status.SignedInAs = app.StateSignedOut, ""
+	return nil
+}
+
+func (f *fakeBackend) MarkDone(ctx context.Context, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.markDone = append(f.markDone, key)
+	return nil
+}
+
+func (f *fakeBackend) ViewerURL(key string) (string, error) {
+	if f.viewerErr != nil {
+		return "", f.viewerErr
+	}
+	r, ok := f.Referral(key)
+	if !ok {
+		return "", errors.New("no such referral")
+	}
+	return "https://pacs.example/viewer?patient=" + url.QueryEscape(r.PatientID) + "&acc=" + r.AccessionNumber, nil
+}
+
+func (f *fakeBackend) PreviewViewerURL(tmpl string) (string, error) {
+	return strings.NewReplacer("{patient_id}", "SAMPLE", "{accession}", "ACC").Replace(tmpl), nil
+}
+
+func (f *fakeBackend) Devices() []app.Device { f.mu.Lock(); defer f.mu.Unlock(); return f.devices }
+
+func (f *fakeBackend) Explain(key, ae string) app.Explanation {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.explained = append(f.explained, [2]string{key, ae})
+	ex := f.explain
+	ex.CallingAE = ae
+	return ex
+}
+
+func (f *fakeBackend) Config() app.Config { f.mu.Lock(); defer f.mu.Unlock(); return f.cfg }
+
+func (f *fakeBackend) SaveConfig(ctx context.Context, cfg app.Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.saved = append(f.saved, cfg)
+	f.cfg = cfg
+	return nil
+}
+
+func (f *fakeBackend) savedConfigs() []app.Config {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]app.Config(nil), f.saved...)
+}
+
+func (f *fakeBackend) NeedsSetup() bool { return f.needsSetup }
+
+func (f *fakeBackend) Shutdown(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.shutdowns++
+	return nil
+}
+
+func (f *fakeBackend) count(n *int) int { f.mu.Lock(); defer f.mu.Unlock(); return *n }
+
+type fakeTray struct {
+	menu *fyne.Menu
+	icon fyne.Resource
+}
+
+func (t *fakeTray) SetSystemTrayMenu(m *fyne.Menu)    { t.menu = m }
+func (t *fakeTray) SetSystemTrayIcon(r fyne.Resource) { t.icon = r }
+
+func (t *fakeTray) labels() []string {
+	var out []string
+	for _, it := range t.menu.Items {
+		if !it.IsSeparator {
+			out = append(out, it.Label)
+		}
+	}
+	return out
+}
+
+func (t *fakeTray) item(tb testing.TB, prefix string) *fyne.MenuItem {
+	tb.Helper()
+	for _, it := range t.menu.Items {
+		if !it.IsSeparator && strings.HasPrefix(it.Label, prefix) {
+			return it
+		}
+	}
+	tb.Fatalf("tray menu has no %q item: %q", prefix, t.labels())
+	return nil
+}
+
+// harness runs the UI on the test goroutine: whatever background work posts
+// to the UI is queued and run by settle, as fyne.Do would on the app's thread.
+type harness struct {
+	t      *testing.T
+	u      *ui
+	fake   *fakeBackend
+	tray   *fakeTray
+	queue  chan func()
+	opened []string
+}
+
+func newHarness(t *testing.T, fake *fakeBackend, opts Options) *harness {
+	t.Helper()
+	fa := test.NewTempApp(t)
+	h := &harness{t: t, fake: fake, tray: &fakeTray{}, queue: make(chan func(), 4096)}
+	opts.OpenURL = func(u *url.URL) error {
+		h.opened = append(h.opened, u.String())
+		return nil
+	}
+	h.u = newUI(fa, fake, h.tray, opts, func(f func()) { h.queue <- f })
+	h.u.win.Resize(fyne.NewSize(1200, 760))
+	h.u.start()
+	t.Cleanup(h.u.stop)
+	return h
+}
+
+// settle runs posted UI updates until cond holds.
+func (h *harness) settle(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		for drained := false; !drained; {
+			select {
+			case f := <-h.queue:
+				f()
+			default:
+				drained = true
+			}
+		}
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

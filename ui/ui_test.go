@@ -1,0 +1,553 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/vetbridge/vetbridge/app"
+	"github.com/vetbridge/vetbridge/assets"
+)
+
+func TestFirstRunRejectsBadAETitleAndSavesNothing(t *testing.T) {
+	fake := newFake()
+	fake.needsSetup = true
+	h := newHarness(t, fake, Options{ShowWindow: true})
+	fr := h.u.firstRun
+	if fr == nil || h.u.win.Content() != fr.content {
+		t.Fatal("a new installation should open on the first-run flow")
+	}
+	if !strings.HasPrefix(h.u.win.Title(), "VetBridge") {
+		t.Errorf("title %q should start with VetBridge", h.u.win.Title())
+	}
+	test.Tap(fr.next) // Provet (filled in by the fake's config)
+	test.Tap(fr.next) // sign-in step; signing in is not required to continue
+	if fr.step != 2 {
+		t.Fatalf("at step %d, want the worklist server step", fr.step)
+	}
+	fr.form.aeTitle.SetText("")
+	test.Type(fr.form.aeTitle, "THIS AE TITLE IS TOO LONG")
+	fr.form.port.SetText("eleven")
+	test.Tap(fr.next)
+
+	if fr.step != 2 {
+		t.Errorf("moved on to step %d despite a bad AE title", fr.step)
+	}
+	if msg := fr.form.errorFor("dicom.ae_title"); !strings.Contains(msg, "1 to 16 characters") {
+		t.Errorf("AE title message = %q", msg)
+	}
+	if msg := fr.form.errorFor("dicom.port"); !strings.Contains(msg, "1 to 65535") {
+		t.Errorf("port message = %q", msg)
+	}
+	if !fr.form.errs["dicom.ae_title"].Visible() {
+		t.Error("the AE title message is hidden")
+	}
+	if got := fake.savedConfigs(); len(got) != 0 {
+		t.Errorf("saved %d configurations half-way", len(got))
+	}
+
+	fr.form.aeTitle.SetText("CLINIC_MWL")
+	fr.form.port.SetText("104")
+	test.Tap(fr.next)
+	if fr.step != 3 || fr.form.errorFor("dicom.ae_title") != "" {
+		t.Errorf("a corrected AE title should clear its message and continue (step %d)", fr.step)
+	}
+}
+
+func TestFirstRunRejectsBadProvetAddress(t *testing.T) {
+	fake := newFake()
+	fake.needsSetup = true
+	h := newHarness(t, fake, Options{})
+	fr := h.u.firstRun
+	fr.form.region.SetSelected("custom")
+	fr.form.baseURL.SetText("provet clinic")
+	fr.form.clientID.SetText("")
+	test.Tap(fr.next)
+
+	if fr.step != 0 {
+		t.Fatalf("moved on with a bad Provet address")
+	}
+	if msg := fr.form.errorFor("provet.base_url"); !strings.Contains(msg, "https://") {
+		t.Errorf("base URL message = %q", msg)
+	}
+	if msg := fr.form.errorFor("provet.client_id"); msg == "" {
+		t.Error("a missing client ID is not reported")
+	}
+	if len(fake.savedConfigs()) != 0 {
+		t.Error("saved a configuration with a bad Provet address")
+	}
+	// Sign-in validates the same fields and neither saves nor signs in.
+	fr.goTo(1)
+	test.Tap(fr.signInButton)
+	if fr.step != 0 || len(fake.savedConfigs()) != 0 || fake.count(&fake.signIns) != 0 {
+		t.Errorf("sign-in went ahead with bad Provet settings (step %d)", fr.step)
+	}
+}
+
+func TestFirstRunSignsInThenSavesEverythingAtFinish(t *testing.T) {
+	fake := newFake()
+	fake.needsSetup = true
+	fake.who = "Anna Vet"
+	h := newHarness(t, fake, Options{ShowWindow: true})
+	fr := h.u.firstRun
+	fr.form.provetID.SetText("5678")
+	test.Tap(fr.next)
+	test.Tap(fr.signInButton)
+	h.settle("sign-in", func() bool { return strings.Contains(fr.signedIn.Text, "Anna Vet") })
+
+	saved := fake.savedConfigs()
+	if len(saved) != 1 || saved[0].Provet.ProvetID != "5678" {
+		t.Fatalf("sign-in should save only the Provet part first, saved %+v", saved)
+	}
+	if saved[0].DICOM.AETitle != app.DefaultConfig().DICOM.AETitle {
+		t.Errorf("sign-in saved DICOM settings not yet confirmed: %q", saved[0].DICOM.AETitle)
+	}
+
+	test.Tap(fr.next)
+	fr.form.aeTitle.SetText("CLINIC")
+	test.Tap(fr.next)
+	fr.form.viewerURL.SetText("https://pacs.example/view?pid={patient_id}")
+	test.Tap(fr.next)
+	test.Tap(fr.next) // Finish
+	h.settle("finish", func() bool { return h.u.firstRun == nil })
+
+	saved = fake.savedConfigs()
+	last := saved[len(saved)-1]
+	if last.DICOM.AETitle != "CLINIC" || last.ViewerURL != "https://pacs.example/view?pid={patient_id}" || last.Provet.ProvetID != "5678" {
+		t.Errorf("finish saved %+v", last)
+	}
+	if h.u.win.Content() != h.u.main || h.u.win.Title() != "VetBridge — Worklist" {
+		t.Errorf("after setup the worklist should show, title %q", h.u.win.Title())
+	}
+}
+
+func TestTrayMenuFollowsSignInState(t *testing.T) {
+	fake := newFake()
+	h := newHarness(t, fake, Options{})
+	labels := h.tray.labels()
+	if h.tray.icon != assets.TraySignedOut {
+		t.Error("signed out should show the signed-out tray icon")
+	}
+	if !slices.Contains(labels, "Sign in with Provet…") || slices.Contains(labels, "Sign out") || slices.Contains(labels, "Sync now") {
+		t.Errorf("signed-out menu = %q", labels)
+	}
+	if labels[0] != "Signed out of Provet" || !h.tray.menu.Items[0].Disabled {
+		t.Errorf("status line = %q", labels[0])
+	}
+	if h.u.status.state.Text != "Signed out of Provet" {
+		t.Errorf("status bar = %q", h.u.status.state.Text)
+	}
+
+	fake.who = "Anna Vet"
+	h.tray.item(t, "Sign in with Provet").Action()
+	lastSync := time.Now().Add(-time.Minute)
+	fake.mu.Lock()
+	fake.status.LastSync, fake.status.Waiting = lastSync, 3
+	fake.mu.Unlock()
+	fake.emit(app.Event{Kind: app.EventStatus})
+	h.settle("signed-in tray", func() bool { return h.tray.icon == assets.TrayOK && strings.Contains(h.tray.labels()[0], "3 waiting") })
+
+	labels = h.tray.labels()
+	wantLine := "Signed in as Anna Vet · last sync " + lastSync.Format("15:04") + " · 3 waiting"
+	if labels[0] != wantLine {
+		t.Errorf("status line = %q, want %q", labels[0], wantLine)
+	}
+	for _, want := range []string{"Open worklist", "Sync now", "Mute notifications", "Settings", "Sign out", "Quit"} {
+		if !slices.Contains(labels, want) {
+			t.Errorf("signed-in menu lacks %q: %q", want, labels)
+		}
+	}
+	if slices.Contains(labels, "Sign in with Provet…") {
+		t.Error("signed-in menu still offers sign-in")
+	}
+	if h.u.status.state.Text != "Signed in as Anna Vet" || h.u.settings.account.Text != "Signed in as Anna Vet" {
+		t.Errorf("status bar %q, settings %q", h.u.status.state.Text, h.u.settings.account.Text)
+	}
+	if quit := h.tray.menu.Items[len(h.tray.menu.Items)-1]; !quit.IsQuit {
+		t.Error("Quit should be the last tray item, marked as quit")
+	}
+
+	h.tray.item(t, "Sync now").Action()
+	h.settle("sync", func() bool { return fake.count(&fake.syncs) == 1 })
+	h.tray.item(t, "Sign out").Action()
+	h.settle("signed out", func() bool { return h.tray.icon == assets.TraySignedOut })
+	if fake.count(&fake.signOuts) != 1 {
+		t.Error("Sign out did not reach the backend")
+	}
+}
+
+func TestTrayErrorStatesShowTheMessage(t *testing.T) {
+	fake := newFake()
+	fake.status = app.Status{State: app.StateOffline, SignedInAs: "Anna", Message: "Provet does not answer; check the internet connection."}
+	h := newHarness(t, fake, Options{})
+	if h.tray.icon != assets.TrayOffline {
+		t.Error("offline should show the offline icon")
+	}
+	if !h.u.status.notice.Visible() || h.u.status.notice.Text != fake.status.Message {
+		t.Errorf("status bar notice = %q", h.u.status.notice.Text)
+	}
+}
+
+func TestRecentPatientsInTrayShowImages(t *testing.T) {
+	fake := newFake()
+	h := newHarness(t, fake, Options{})
+	// The fake's referrals are at 08:00, 09:00 and 10:00 today; those due by
+	// now are listed newest first.
+	var patients []*fyne.MenuItem
+	for _, it := range h.tray.menu.Items {
+		if it.ChildMenu != nil {
+			patients = append(patients, it)
+		}
+	}
+	due := 0
+	for _, r := range fake.refs {
+		if !r.Scheduled.After(time.Now()) {
+			due++
+		}
+	}
+	if len(patients) != due {
+		t.Fatalf("tray lists %d patients, want %d due", len(patients), due)
+	}
+	if due == 0 {
+		t.Skip("run before 08:00: no referral is due yet")
+	}
+	first := patients[0]
+	newest := fake.refs[due-1]
+	if !strings.Contains(first.Label, newest.PetName) {
+		t.Errorf("first patient %q, want %s", first.Label, newest.PetName)
+	}
+	first.ChildMenu.Items[0].Action() // Show images
+	want, _ := fake.ViewerURL(newest.Key)
+	if len(h.opened) != 1 || h.opened[0] != want {
+		t.Errorf("opened %q, want %q", h.opened, want)
+	}
+}
+
+func TestWorklistFiltersAndSearches(t *testing.T) {
+	fake := newFake()
+	h := newHarness(t, fake, Options{ShowWindow: true})
+	w := h.u.worklist
+	if f := fake.lastFilter(); f != (app.ReferralFilter{}) {
+		t.Errorf("the worklist should start with today and no filter, asked %+v", f)
+	}
+	if len(w.rows) != 3 || w.count.Text != "3 referrals" {
+		t.Fatalf("rows %d, count %q", len(w.rows), w.count.Text)
+	}
+
+	w.modality.SetSelected("US")
+	if f := fake.lastFilter(); f.Modality != "US" {
+		t.Errorf("filter = %+v", f)
+	}
+	if got := cellTexts(w, 1); !slices.Equal(got, []string{"Misu (Cat)"}) {
+		t.Errorf("pets shown = %q", got)
+	}
+
+	w.modality.SetSelected(anyModality)
+	w.status.SetSelected("SCHEDULED")
+	test.Type(w.search, "virta")
+	f := fake.lastFilter()
+	if f.Modality != "" || f.Status != "SCHEDULED" || f.Search != "virta" {
+		t.Errorf("filter = %+v", f)
+	}
+	if got := cellTexts(w, 2); !slices.Equal(got, []string{"Anna Virtanen"}) {
+		t.Errorf("owners shown = %q", got)
+	}
+
+	test.Tap(w.prev)
+	if f := fake.lastFilter(); !f.Day.Equal(startOfDay(time.Now()).AddDate(0, 0, -1)) || f.AllDays {
+		t.Errorf("previous day filter = %+v", f)
+	}
+	test.Tap(w.today)
+	if f := fake.lastFilter(); !f.Day.IsZero() {
+		t.Errorf("today should leave Day zero, got %v", f.Day)
+	}
+	test.Tap(w.allDays)
+	if f := fake.lastFilter(); !f.AllDays || w.day.Text != "All days" || !w.prev.Disabled() {
+		t.Errorf("all days filter = %+v, label %q", f, w.day.Text)
+	}
+}
+
+// cellTexts renders column col of every row through the table's own callbacks.
+func cellTexts(w *worklistView, col int) []string {
+	var out []string
+	rows, _ := w.table.Length()
+	for r := 0; r < rows; r++ {
+		cell := w.table.CreateCell()
+		w.table.UpdateCell(widget.TableCellID{Row: r, Col: col}, cell)
+		out = append(out, cell.(*fyne.Container).Objects[1].(*widget.Label).Text)
+	}
+	return out
+}
+
+func TestWorklistBuildsOnlyVisibleCellsForThousandsOfRows(t *testing.T) {
+	fake := newFake()
+	base := fake.refs[0]
+	fake.refs = nil
+	for i := range 5000 {
+		r := base
+		r.Key = "k" + string(rune('a'+i%26)) + strings.Repeat("x", i/26)
+		r.Scheduled = base.Scheduled.Add(time.Duration(i) * time.Second)
+		fake.refs = append(fake.refs, r)
+	}
+	h := newHarness(t, fake, Options{ShowWindow: true})
+	w := h.u.worklist
+	var created int
+	create := w.table.CreateCell
+	w.table.CreateCell = func() fyne.CanvasObject { created++; return create() }
+	h.u.show()
+	test.RenderToMarkup(h.u.win.Canvas())
+	if len(w.rows) != 5000 {
+		t.Fatalf("rows = %d", len(w.rows))
+	}
+	if created == 0 || created > 60*len(worklistColumns) {
+		t.Errorf("built %d cells for 5000 rows; only the visible ones should be built", created)
+	}
+	before := created
+	start := time.Now()
+	for range 20 {
+		fake.emit(app.Event{Kind: app.EventReferrals})
+		w.refresh()
+		test.RenderToMarkup(h.u.win.Canvas())
+	}
+	// Fyne builds one template cell per refresh to measure the row height;
+	// anything beyond that would mean rows are rebuilt.
+	if created-before > 20 {
+		t.Errorf("20 refreshes built %d new cells; cells should be reused", created-before)
+	}
+	if d := time.Since(start) / 20; d > 200*time.Millisecond {
+		t.Errorf("a refresh of 5000 rows took %v", d)
+	}
+}
+
+func TestShowImagesOpensTheViewerURL(t *testing.T) {
+	fake := newFake()
+	h := newHarness(t, fake, Options{ShowWindow: true})
+	w := h.u.worklist
+	w.table.Select(widget.TableCellID{Row: 0, Col: 1})
+	d := w.detail
+	if d.key != "k1" || !d.actions.Visible() {
+		t.Fatalf("selecting a row should show its detail, key %q", d.key)
+	}
+	if d.fields.Objects[1].(*widget.Label).Text != "P1" {
+		t.Error("the detail should list the fields the modality receives")
+	}
+	test.Tap(d.showImages)
+	if want := "https://pacs.example/viewer?patient=P1&acc=A1"; len(h.opened) != 1 || h.opened[0] != want {
+		t.Errorf("opened %q, want %q", h.opened, want)
+	}
+
+	test.Tap(d.copyID)
+	if got := h.u.fa.Clipboard().Content(); got != "P1" {
+		t.Errorf("clipboard = %q", got)
+	}
+
+	fake.viewerErr = errors.New("no PACS viewer address is set: add one in Settings")
+	test.Tap(d.showImages)
+	if len(h.opened) != 1 || !strings.Contains(d.message.Text, "add one in Settings") {
+		t.Errorf("a viewer error should be shown, not opened: %q", d.message.Text)
+	}
+
+	test.Tap(d.markDone)
+	h.settle("mark done", func() bool { return strings.HasPrefix(d.message.Text, "Marked done") })
+	if got := fake.markDone; !slices.Equal(got, []string{"k1"}) {
+		t.Errorf("marked done %q", got)
+	}
+}
+
+func TestExplainShowsTheReasons(t *testing.T) {
+	fake := newFake()
+	fake.devices = []app.Device{{CallingAE: "US_ROOM2", Addr: "192.168.1.40:4100", LastKeys: []string{"Modality=US"}, Returned: 0, Charset: "latin-1"}}
+	fake.explain = app.Explanation{Reasons: []string{
+		"the device asked for modality US but the referral is DX",
+		"the device's profile lists only today's exams",
+	}}
+	h := newHarness(t, fake, Options{ShowWindow: true, StartView: ViewModalities})
+	if h.u.win.Title() != "VetBridge — Modalities" {
+		t.Errorf("title %q", h.u.win.Title())
+	}
+	m := h.u.modalities
+	if rows, _ := m.table.Length(); rows != 1 {
+		t.Errorf("devices listed = %d", rows)
+	}
+
+	h.u.worklist.table.Select(widget.TableCellID{Row: 0, Col: 0})
+	test.Tap(h.u.worklist.detail.explain)
+	if h.u.tabs.SelectedIndex() != 1 || !strings.Contains(m.referral.Text, "Bella") {
+		t.Fatalf("explain should open the modalities view on Bella: %q", m.referral.Text)
+	}
+	m.table.Select(widget.TableCellID{Row: 0, Col: 0})
+	var explain *widget.Button
+	for _, o := range test.LaidOutObjects(m.content) {
+		if b, ok := o.(*widget.Button); ok && b.Text == "Explain" {
+			explain = b
+		}
+	}
+	test.Tap(explain)
+
+	if got := fake.explained; len(got) != 1 || got[0] != [2]string{"k1", "US_ROOM2"} {
+		t.Errorf("explained %q", got)
+	}
+	if !strings.Contains(m.verdict.Text, "US_ROOM2 does not receive") {
+		t.Errorf("verdict %q", m.verdict.Text)
+	}
+	var reasons []string
+	for _, o := range m.reasons.Objects {
+		reasons = append(reasons, o.(*widget.Label).Text)
+	}
+	if !slices.Equal(reasons, []string{
+		"• the device asked for modality US but the referral is DX",
+		"• the device's profile lists only today's exams",
+	}) {
+		t.Errorf("reasons %q", reasons)
+	}
+}
+
+func TestCloseHidesToTrayAndQuitShutsDown(t *testing.T) {
+	fake := newFake()
+	h := newHarness(t, fake, Options{ShowWindow: true})
+	h.u.show()
+	h.settle("mark seen", func() bool { return fake.count(&fake.markSeen) == 1 })
+	if !h.u.worklist.highlight["k2"] {
+		t.Error("the referral that was new should stay highlighted while the window is open")
+	}
+
+	h.u.closeWindow()
+	if h.u.visible || h.u.worklist.highlight["k2"] {
+		t.Error("closing should hide the window and forget the highlights")
+	}
+	if !slices.Contains(fyne.CurrentApp().Driver().AllWindows(), h.u.win) {
+		t.Error("closing must hide the window, not destroy it")
+	}
+	if fake.count(&fake.shutdowns) != 0 {
+		t.Error("closing the window stopped the backend; the modalities still need the worklist")
+	}
+
+	h.tray.item(t, "Open worklist").Action()
+	if !h.u.visible {
+		t.Error("Open worklist should show the window")
+	}
+	h.tray.item(t, "Quit").Action()
+	h.settle("shutdown", func() bool { return fake.count(&fake.shutdowns) == 1 })
+}
+
+func TestShowWindowEventBringsTheWindowForward(t *testing.T) {
+	fake := newFake()
+	h := newHarness(t, fake, Options{})
+	if h.u.visible {
+		t.Fatal("without ShowWindow VetBridge should start in the tray")
+	}
+	fake.emit(app.Event{Kind: app.EventShowWindow})
+	h.settle("window shown", func() bool { return h.u.visible })
+}
+
+func TestMuteTogglesThroughSaveConfig(t *testing.T) {
+	fake := newFake()
+	h := newHarness(t, fake, Options{})
+	h.tray.item(t, "Mute notifications").Action()
+	h.settle("muted", func() bool { return h.tray.item(t, "Mute notifications").Checked })
+	if saved := fake.savedConfigs(); len(saved) != 1 || !saved[0].Notifications.Muted {
+		t.Errorf("saved %+v", saved)
+	}
+	if !h.u.settings.form.muted.Checked {
+		t.Error("Settings should show the new muting")
+	}
+}
+
+func TestSettingsRejectBadViewerURL(t *testing.T) {
+	fake := newFake()
+	h := newHarness(t, fake, Options{ShowWindow: true, StartView: ViewSettings})
+	s := h.u.settings
+	if h.u.win.Title() != "VetBridge — Settings" {
+		t.Errorf("title %q", h.u.win.Title())
+	}
+	s.form.viewerURL.SetText("pacs viewer")
+	s.form.pollInterval.SetText("1s")
+	test.Tap(s.save)
+	if len(fake.savedConfigs()) != 0 {
+		t.Fatal("saved invalid settings")
+	}
+	if !strings.Contains(s.form.errorFor("viewer_url"), "https://pacs.example") ||
+		!strings.Contains(s.form.errorFor("poll_interval"), "5 seconds") {
+		t.Errorf("messages: viewer %q, poll %q", s.form.errorFor("viewer_url"), s.form.errorFor("poll_interval"))
+	}
+
+	s.form.viewerURL.SetText("https://pacs.example/v?p={patient_id}")
+	s.form.pollInterval.SetText("30s")
+	s.form.addMapping(app.ModalityMapping{Provet: "MRI", Modality: "mr", StationAE: "MR1"})
+	test.Tap(s.save)
+	h.settle("saved", func() bool { return s.message.Text == "Saved and applied." })
+	got := fake.savedConfigs()[0]
+	if got.ViewerURL != "https://pacs.example/v?p={patient_id}" || time.Duration(got.PollInterval) != 30*time.Second {
+		t.Errorf("saved %+v", got)
+	}
+	if m := got.ModalityMap[len(got.ModalityMap)-1]; m != (app.ModalityMapping{Provet: "MRI", Modality: "MR", StationAE: "MR1"}) {
+		t.Errorf("new modality row saved as %+v", m)
+	}
+	if !slices.Contains(h.u.worklist.modality.Options, "MR") {
+		t.Error("the worklist should offer the newly mapped modality")
+	}
+}
+
+func TestBridgeCoalescesBursts(t *testing.T) {
+	br := newBridge()
+	posted := make(chan func(), 16)
+	var applied []dirty
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go br.run(ctx, 200*time.Millisecond, func(f func()) { posted <- f }, func(d dirty) { applied = append(applied, d) })
+
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			kind := app.EventReferrals
+			if i == 7 {
+				kind = app.EventSignInAgain
+			}
+			br.handle(app.Event{Kind: kind, Message: "Provet revoked the session."})
+		}()
+	}
+	wg.Wait()
+
+	select {
+	case f := <-posted:
+		f()
+	case <-time.After(2 * time.Second):
+		t.Fatal("the burst was never delivered")
+	}
+	select {
+	case <-posted:
+		t.Error("one burst of events caused more than one redraw")
+	case <-time.After(400 * time.Millisecond):
+	}
+	want := dirty{status: true, referrals: true, signInAgain: true, message: "Provet revoked the session."}
+	if len(applied) != 1 || applied[0] != want {
+		t.Errorf("applied %+v, want one %+v", applied, want)
+	}
+}
+
+// A harness-free check that posted updates carry the merged flags.
+func TestBridgeMergesFlags(t *testing.T) {
+	br := newBridge()
+	br.handle(app.Event{Kind: app.EventReferrals})
+	br.handle(app.Event{Kind: app.EventNewReferral})
+	br.handle(app.Event{Kind: app.EventSignInAgain, Message: "Session ended."})
+	br.handle(app.Event{Kind: app.EventDevices})
+	d := br.take()
+	want := dirty{status: true, referrals: true, devices: true, signInAgain: true, message: "Session ended."}
+	if d != want {
+		t.Errorf("merged %+v, want %+v", d, want)
+	}
+	if br.take() != (dirty{}) {
+		t.Error("take should clear the pending flags")
+	}
+}
