@@ -17,6 +17,7 @@ import (
 
 	"github.com/vetbridge/vetbridge/dicom/dimse"
 	"github.com/vetbridge/vetbridge/dicom/scu"
+	"github.com/vetbridge/vetbridge/dicom/worklist"
 )
 
 func init() {
@@ -140,6 +141,12 @@ func BuildIdentifier(keys []string, bigEndian, implicit bool) ([]byte, error) {
 				nonASCII = true
 			}
 		}
+		if len(value)%2 == 1 && info.VRs[0] != "UI" {
+			// PS3.5 6.2: text pads with a space. The library pads with NUL,
+			// which DCMTK's wlmscpfs reads as part of a date range and then
+			// matches nothing.
+			value += " "
+		}
 		el, err := dicom.NewElement(info.Tag, []string{value})
 		if err != nil {
 			return nil, fmt.Errorf("key %s: %w", name, err)
@@ -185,45 +192,28 @@ func sortElements(es []*dicom.Element) []*dicom.Element {
 	return es
 }
 
-// PrintDataSet writes a data set as "Keyword=Value" lines, sequence items
-// indented, decoding text per its (0008,0005).
+// PrintDataSet writes an answer as "Keyword=Value" lines, Scheduled
+// Procedure Step attributes as "SPS>Keyword". It reads through the worklist
+// decoder, which bounds every length: a misbehaving server must not make a
+// diagnostic tool allocate gigabytes.
 func PrintDataSet(w io.Writer, b []byte, bigEndian, implicit bool) error {
-	p, err := dicom.NewParser(bytes.NewReader(b), int64(len(b)), nil,
-		dicom.SkipMetadataReadOnNewParserInit(), dicom.AllowUnknownSpecificCharacterSet())
-	if err != nil {
+	q, err := worklist.DecodeQuery(b, bigEndian, implicit)
+	if err != nil && !errors.Is(err, worklist.ErrNotWorklistQuery) {
 		return fmt.Errorf("read the answer: %w", err)
 	}
-	var bo binary.ByteOrder = binary.LittleEndian
-	if bigEndian {
-		bo = binary.BigEndian
+	if q.CharacterSet != "" {
+		fmt.Fprintf(w, "SpecificCharacterSet=%s\n", q.CharacterSet)
 	}
-	p.SetTransferSyntax(bo, implicit)
-	for {
-		el, err := p.Next()
-		if errors.Is(err, io.EOF) || errors.Is(err, dicom.ErrorEndOfDICOM) {
-			return nil
+	for _, k := range q.Keys {
+		name := k.Name
+		if k.InSPS {
+			name = "SPS>" + name
 		}
-		if err != nil {
-			return fmt.Errorf("read the answer: %w", err)
+		v := k.Value
+		if k.Code != nil {
+			v = strings.Join([]string{k.Code.Value, k.Code.Scheme, k.Code.Meaning}, "/")
 		}
-		printElement(w, el, "")
+		fmt.Fprintf(w, "%s=%s\n", name, v)
 	}
-}
-
-func printElement(w io.Writer, el *dicom.Element, indent string) {
-	name := el.Tag.String()
-	if info, err := tag.Find(el.Tag); err == nil {
-		name = info.Name
-	}
-	if items, ok := el.Value.GetValue().([]*dicom.SequenceItemValue); ok {
-		fmt.Fprintf(w, "%s%s:\n", indent, name)
-		for i, it := range items {
-			fmt.Fprintf(w, "%s  [%d]\n", indent, i)
-			for _, sub := range it.GetValue().([]*dicom.Element) {
-				printElement(w, sub, indent+"    ")
-			}
-		}
-		return
-	}
-	fmt.Fprintf(w, "%s%s=%s\n", indent, name, strings.Trim(fmt.Sprint(el.Value.GetValue()), "[]"))
+	return nil
 }
