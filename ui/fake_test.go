@@ -44,19 +44,20 @@ func newFake() *fakeBackend {
 	cfg := app.DefaultConfig()
 	cfg.Provet.ProvetID = "1234"
 	cfg.Provet.ClientID = "vetbridge"
-	today := startOfDay(time.Now())
+	// Two referrals are due and one is later, whatever the time of day.
+	now := time.Now().Truncate(time.Minute)
 	return &fakeBackend{
 		cfg:    cfg,
 		status: app.Status{State: app.StateSignedOut, DICOMAddr: "VETBRIDGE@192.168.1.5:11112"},
 		refs: []app.Referral{
-			{Key: "k1", Scheduled: today.Add(8 * time.Hour), PetName: "Bella", Species: "Dog", Breed: "Labrador",
+			{Key: "k1", Scheduled: now.Add(-2 * time.Hour), PetName: "Bella", Species: "Dog", Breed: "Labrador",
 				OwnerName: "Anna Virtanen", PatientID: "P1", AccessionNumber: "A1", Exam: "Thorax",
 				Modality: "DX", StationAE: "DX1", RequestingVet: "Dr Koivu", Status: "SCHEDULED",
 				Fields: []app.Field{{Label: "Patient ID", Value: "P1"}, {Label: "Accession", Value: "A1"}}},
-			{Key: "k2", Scheduled: today.Add(9 * time.Hour), PetName: "Misu", Species: "Cat",
+			{Key: "k2", Scheduled: now.Add(-time.Hour), PetName: "Misu", Species: "Cat",
 				OwnerName: "Liisa Mäki", PatientID: "P2", AccessionNumber: "A2", Exam: "Abdomen",
 				Modality: "US", StationAE: "US1", Status: "SCHEDULED", New: true},
-			{Key: "k3", Scheduled: today.Add(10 * time.Hour), PetName: "Rex", Species: "Dog",
+			{Key: "k3", Scheduled: now.Add(time.Hour), PetName: "Rex", Species: "Dog",
 				OwnerName: "Olli Berg", PatientID: "P3", AccessionNumber: "A3", Exam: "Hip",
 				Modality: "DX", StationAE: "DX1", Status: "COMPLETED"},
 		},

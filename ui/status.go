@@ -13,6 +13,7 @@ import (
 
 type statusBar struct {
 	content                      fyne.CanvasObject
+	line                         *fyne.Container
 	state, sync, pending, server *widget.Label
 	notice                       *widget.Label
 }
@@ -28,12 +29,9 @@ func newStatusBar() *statusBar {
 	s.notice.Importance = widget.WarningImportance
 	s.notice.Wrapping = fyne.TextWrapWord
 	s.notice.Hide()
-	s.content = container.NewVBox(
-		widget.NewSeparator(),
-		s.notice,
-		container.NewHBox(s.state, widget.NewSeparator(), s.sync, widget.NewSeparator(),
-			s.pending, widget.NewSeparator(), s.server),
-	)
+	s.line = container.NewHBox(s.state, widget.NewSeparator(), s.sync, widget.NewSeparator(),
+		s.pending, widget.NewSeparator(), s.server)
+	s.content = container.NewVBox(widget.NewSeparator(), s.notice, s.line)
 	return s
 }
 
@@ -62,6 +60,8 @@ func (s *statusBar) update(st app.Status) {
 	} else {
 		s.server.SetText("Worklist server not running")
 	}
+	// The texts change width; lay the line out again so they do not overlap.
+	s.line.Refresh()
 	if st.State == app.StateOffline || st.State == app.StateError {
 		s.setNotice(st.Message)
 	} else if st.State == app.StateOK {

@@ -125,7 +125,7 @@ func newWorklistView(u *ui) *worklistView {
 		container.NewBorder(nil, nil, nil, container.NewHBox(w.modality, w.status), w.search),
 	)
 	split := container.NewHSplit(w.table, container.NewVScroll(w.detail.content))
-	split.Offset = 0.68
+	split.Offset = 0.72
 	w.content = container.NewBorder(filters, nil, nil, nil, split)
 	return w
 }
