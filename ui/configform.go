@@ -40,6 +40,7 @@ type configForm struct {
 	patientName                               *widget.Select
 	muted, showOwner                          *widget.Check
 	mappings                                  []mappingRow
+	profiles                                  *profilesSection
 	mappingBox                                *fyne.Container
 
 	errs    map[string]*widget.Label // by app.FieldError.Field
@@ -82,6 +83,7 @@ func newConfigForm(cfg app.Config) *configForm {
 	f.muted = widget.NewCheck("Mute notifications", nil)
 	f.showOwner = widget.NewCheck("Show owner names in notifications", nil)
 	f.mappingBox = container.NewVBox()
+	f.profiles = &profilesSection{f: f, box: container.NewVBox()}
 	f.general = errorLabel()
 	f.load(cfg)
 	return f
@@ -118,6 +120,7 @@ func (f *configForm) load(cfg app.Config) {
 	}
 	f.muted.SetChecked(cfg.Notifications.Muted)
 	f.showOwner.SetChecked(cfg.Notifications.ShowOwner)
+	f.profiles.load(cfg.DICOM.Profiles)
 	f.mappings = nil
 	f.mappingBox.RemoveAll()
 	for _, m := range cfg.ModalityMap {
@@ -180,6 +183,7 @@ func (f *configForm) config() (app.Config, app.ValidationError) {
 	cfg.DICOM.Default.Charset = f.charset.Selected
 	cfg.DICOM.Default.StationFromCalling = f.stationFromCalling.Checked
 	cfg.DICOM.Default.ShowStarted = f.showStarted.Checked
+	cfg.DICOM.Profiles = f.profiles.read(&errs)
 	cfg.ViewerURL = strings.TrimSpace(f.viewerURL.Text)
 	duration("poll_interval", f.pollInterval, &cfg.PollInterval)
 	duration("retention", f.retention, &cfg.Retention)
@@ -309,6 +313,14 @@ func (f *configForm) viewerItems() []*widget.FormItem {
 		f.item("PACS viewer URL", "viewer_url", f.viewerURL,
 			"Placeholders: {patient_id} {accession} {study_uid} {provet_id}"),
 	}
+}
+
+// profilesContent is the list of per-device profiles with an Add button.
+func (f *configForm) profilesContent() fyne.CanvasObject {
+	add := widget.NewButtonWithIcon("Add device profile", theme.ContentAddIcon(), f.profiles.add)
+	return container.NewVBox(
+		widget.NewLabel("Devices without a profile of their own use the worklist server settings above."),
+		f.profiles.box, container.NewHBox(add))
 }
 
 func (f *configForm) moreItems() []*widget.FormItem {

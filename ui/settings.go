@@ -43,6 +43,7 @@ func newSettingsView(u *ui) *settingsView {
 		section("PACS viewer", append(s.form.viewerItems(),
 			&widget.FormItem{Widget: container.NewHBox(widget.NewButton("Test viewer address", s.onTestViewer))})),
 		section("Worklist", s.form.moreItems()),
+		widget.NewCard("Device profiles", "", s.form.profilesContent()),
 	)
 	bar := container.NewVBox(s.form.general, s.message, container.NewHBox(s.save, revert))
 	s.content = container.NewBorder(nil, bar, nil, nil, container.NewVScroll(body))

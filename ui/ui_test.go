@@ -538,3 +538,46 @@ func TestBridgeMergesFlags(t *testing.T) {
 		t.Error("take should clear the pending flags")
 	}
 }
+
+func TestSettingsEditDeviceProfiles(t *testing.T) {
+	fake := newFake()
+	fake.cfg.DICOM.Profiles = []app.DeviceProfile{{CallingAE: "OLD_CR", Charset: "ascii", DaysBefore: -1, DaysAfter: -1}}
+	h := newHarness(t, fake, Options{StartView: ViewSettings})
+	s := h.u.settings
+	p := s.form.profiles
+
+	p.add()
+	test.Tap(s.save)
+	if len(fake.savedConfigs()) != 0 {
+		t.Fatal("saved a device profile without a calling AE title")
+	}
+	if msg := s.form.errorFor("dicom.profiles[1].calling_ae"); !strings.Contains(msg, "calling AE") {
+		t.Errorf("new profile's message = %q", msg)
+	}
+
+	p.editors[1].callingAE.SetText("US_ROOM2")
+	p.editors[1].modalities.SetText("us, dx")
+	p.editors[1].daysBefore.SetText("two")
+	test.Tap(s.save)
+	if msg := s.form.errorFor("dicom.profiles[1].days_before"); !strings.Contains(msg, "whole number of days") {
+		t.Errorf("days message = %q", msg)
+	}
+	p.editors[1].daysBefore.SetText("2")
+
+	// Removing the first profile renumbers the second, edits intact.
+	p.rebuild()
+	var remove *widget.Button
+	for _, o := range test.LaidOutObjects(p.box.Objects[0]) {
+		if b, ok := o.(*widget.Button); ok && b.Text == "Remove" {
+			remove = b
+		}
+	}
+	test.Tap(remove)
+	test.Tap(s.save)
+	h.settle("saved", func() bool { return len(fake.savedConfigs()) == 1 })
+	got := fake.savedConfigs()[0].DICOM.Profiles
+	want := app.DeviceProfile{CallingAE: "US_ROOM2", Charset: "auto", DaysBefore: 2, Modalities: []string{"US", "DX"}}
+	if len(got) != 1 || got[0].CallingAE != want.CallingAE || got[0].DaysBefore != 2 || !slices.Equal(got[0].Modalities, want.Modalities) || got[0].AllowedAddrs != nil {
+		t.Errorf("saved profiles %+v, want [%+v]", got, want)
+	}
+}
