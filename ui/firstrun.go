@@ -149,6 +149,8 @@ func (v *firstRunView) onSignIn() {
 				v.form.showErrors(verr, nil)
 				v.goTo(0)
 				v.message.SetText("Provet did not accept these settings: correct the fields marked in red.")
+			case errors.Is(err, context.Canceled):
+				v.signedIn.SetText("Sign-in cancelled. Sign in again when you are ready.")
 			case err != nil:
 				v.signedIn.SetText("Sign-in did not finish: " + err.Error() + " Check the Provet settings and try again.")
 			default:

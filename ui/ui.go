@@ -72,6 +72,9 @@ func Run(b Backend, opts Options) error {
 		// A left click on the tray icon brings the window back where the
 		// platform supports it; the menu's "Open worklist" works everywhere.
 		desk.SetSystemTrayWindow(u.win)
+		// SetSystemTrayWindow installs a plain Hide as the close intercept;
+		// closing must also forget the highlights, so ours goes back on.
+		u.win.SetCloseIntercept(u.closeWindow)
 	}
 	fa.Lifecycle().SetOnStarted(u.start)
 	if opts.ShowWindow || t == nil || b.NeedsSetup() {
@@ -130,9 +133,11 @@ func (u *ui) start() {
 func (u *ui) stop() {
 	if u.unsubscribe != nil {
 		u.unsubscribe()
+		u.unsubscribe = nil
 	}
 	if u.stopBridge != nil {
 		u.stopBridge()
+		u.stopBridge = nil
 	}
 }
 

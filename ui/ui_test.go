@@ -581,3 +581,20 @@ func TestSettingsEditDeviceProfiles(t *testing.T) {
 		t.Errorf("saved profiles %+v, want [%+v]", got, want)
 	}
 }
+
+func TestFirstRunSignInFailureSaysWhatToDo(t *testing.T) {
+	fake := newFake()
+	fake.needsSetup = true
+	fake.signInErr = errors.New("Provet refused the client ID.")
+	h := newHarness(t, fake, Options{ShowWindow: true})
+	fr := h.u.firstRun
+	test.Tap(fr.next)
+	test.Tap(fr.signInButton)
+	h.settle("sign-in failure", func() bool { return strings.HasPrefix(fr.signedIn.Text, "Sign-in did not finish") })
+	if !strings.Contains(fr.signedIn.Text, "Provet refused the client ID.") || !strings.Contains(fr.signedIn.Text, "try again") {
+		t.Errorf("message %q", fr.signedIn.Text)
+	}
+	if fr.signInButton.Text != "Sign in with Provet" {
+		t.Errorf("button %q after a failure; the person must be able to retry", fr.signInButton.Text)
+	}
+}
