@@ -85,10 +85,13 @@ type attr struct {
 	inSPS   bool
 	kind    matchKind
 	label   string // for a technician: "the device asked for <label> X"
-	get     func(*Item) string
-	set     func(*Item, string)
-	code    func(*Item) **Code
-	list    func(*Item) *[]string
+	// nameSlot is where an index entry keeps this name attribute's folded
+	// groups; -1 for attributes that are not names.
+	nameSlot int
+	get      func(*Item) string
+	set      func(*Item, string)
+	code     func(*Item) **Code
+	list     func(*Item) *[]string
 }
 
 func str(f func(*Item) *string) (func(*Item) string, func(*Item, string)) {
@@ -153,6 +156,23 @@ var attrs = []attr{
 	mk(0x00400010, "ScheduledStationName", "SH", true, matchText, "station name", func(it *Item) *string { return &it.StationName }),
 	mk(0x00400011, "ScheduledProcedureStepLocation", "SH", true, matchText, "location", func(it *Item) *string { return &it.SPSLocation }),
 	mk(tagSPSStatus, "ScheduledProcedureStepStatus", "CS", true, matchCode, "status", func(it *Item) *string { return &it.SPSStatus }),
+}
+
+// nameSlots is how many name attributes (matchName with a value) attrs has.
+const nameSlots = 5
+
+func init() {
+	n := 0
+	for i := range attrs {
+		attrs[i].nameSlot = -1
+		if attrs[i].kind == matchName && attrs[i].get != nil {
+			if n == nameSlots {
+				panic("worklist: more name attributes than nameSlots")
+			}
+			attrs[i].nameSlot = n
+			n++
+		}
+	}
 }
 
 // attrKey indexes attrs by level and tag.

@@ -76,6 +76,23 @@ func (c *compiled) matches(it *Item) bool {
 	return true
 }
 
+// matchesEntry is matches for an indexed item, using what Put precomputed.
+func (c *compiled) matchesEntry(e *entry) bool {
+	for i := range c.preds {
+		p := &c.preds[i]
+		if p.kind == predKey && p.a.kind == matchName && p.a.nameSlot >= 0 {
+			if !p.testNameGroups(e.names[p.a.nameSlot]) {
+				return false
+			}
+			continue
+		}
+		if !p.test(&e.Item) {
+			return false
+		}
+	}
+	return true
+}
+
 func compile(q Query) *compiled {
 	c := &compiled{}
 	var dateKey, timeKey *Key
@@ -327,6 +344,34 @@ func (p *pred) testName(have string) bool {
 		}
 		for i, v := range p.vals {
 			if globFolded(v, g) || globFolded(p.alt[i], g) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// foldNameGroups prepares a name value for testNameGroups: the groups
+// testName would try, trimmed and folded as globFolded folds them.
+func foldNameGroups(v string) []string {
+	have := strings.TrimSpace(v)
+	var out []string
+	for have != "" {
+		group, rest, _ := strings.Cut(have, "=")
+		have = rest
+		if g := trimName(group); g != "" {
+			out = append(out, fold(g))
+		}
+	}
+	return out
+}
+
+// testNameGroups is testName over groups already folded by foldNameGroups:
+// globFolded(v, g) is globCase(v, fold(g), false), so the answer is the same.
+func (p *pred) testNameGroups(groups []string) bool {
+	for _, g := range groups {
+		for i, v := range p.vals {
+			if globCase(v, g, false) || globCase(p.alt[i], g, false) {
 				return true
 			}
 		}

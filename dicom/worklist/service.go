@@ -159,20 +159,14 @@ func (s *Service) Find(ctx context.Context, req Request, send func([]byte) error
 	}
 	matches := sortItems(s.Index.match(compile(q)))
 	used := map[Charset]bool{}
+	plan := newAnswerPlan(&q)
 	for _, it := range matches {
 		if ctx.Err() != nil {
 			rec.Status = StatusCancel
 			return rec.Status
 		}
-		es := answerElements(it, &q)
-		cs := resolveCharset(prof.Charset, q.CharacterSet, es)
+		cs, b := plan.encode(&it.Item, prof.Charset, req.BigEndian, req.Implicit)
 		used[cs] = true
-		b, err := encodeElements(es, cs, false, req.BigEndian, req.Implicit)
-		if err != nil {
-			// One item that cannot be encoded must not hide the others.
-			log.Error("worklist item not sent", "err", err)
-			continue
-		}
 		if err := send(b); err != nil {
 			rec.Status, rec.Error = StatusCancel, err.Error()
 			if ctx.Err() == nil {
