@@ -3,6 +3,8 @@
 package ui
 
 import (
+	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -11,10 +13,16 @@ import (
 	"github.com/vetbridge/vetbridge/app"
 )
 
-// TestRunSmoke runs the real app on a display (xvfb-run) and quits through the
-// tray's Quit: go test -tags 'migrated_fynedo xvfbsmoke' -run TestRunSmoke ./ui/
-func TestRunSmoke(t *testing.T) {
+// TestMain runs the real app on a display and quits it after a few seconds:
+//
+//	xvfb-run go test -tags 'migrated_fynedo xvfbsmoke' ./ui/
+//
+// It lives in TestMain because OpenGL must run on the main thread, which
+// ordinary tests do not.
+func TestMain(m *testing.M) {
 	fake := newFake()
+	fake.status = app.Status{State: app.StateOK, SignedInAs: "Anna", DICOMAddr: "VETBRIDGE@127.0.0.1:11112"}
+	var titles []string
 	go func() {
 		time.Sleep(2 * time.Second)
 		fake.emit(app.Event{Kind: app.EventStatus})
@@ -22,15 +30,20 @@ func TestRunSmoke(t *testing.T) {
 		time.Sleep(time.Second)
 		fyne.Do(func() {
 			for _, w := range fyne.CurrentApp().Driver().AllWindows() {
-				t.Log("window:", w.Title())
+				titles = append(titles, w.Title())
 			}
 			fyne.CurrentApp().Quit()
 		})
 	}()
 	if err := Run(fake, Options{ShowWindow: true, StartView: ViewModalities}); err != nil {
-		t.Fatal(err)
+		fmt.Println("FAIL:", err)
+		os.Exit(1)
 	}
+	fmt.Printf("windows: %q\n", titles)
 	if fake.count(&fake.shutdowns) != 1 {
-		t.Errorf("Run returned without shutting the backend down")
+		fmt.Println("FAIL: Run returned without shutting the backend down")
+		os.Exit(1)
 	}
+	fmt.Println("smoke ok")
+	os.Exit(0)
 }
