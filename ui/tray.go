@@ -118,7 +118,8 @@ func (u *ui) toggleMute() {
 			u.status.setNotice("Could not change notifications: " + err.Error())
 		}
 		u.refreshStatus()
-		u.settings.reload()
+		// Only the checkbox: a full reload would drop edits in progress.
+		u.settings.form.muted.SetChecked(u.b.Config().Notifications.Muted)
 	})
 }
 

@@ -238,6 +238,9 @@ func (u *ui) closeWindow() {
 
 func (u *ui) finishSetup() {
 	u.firstRun = nil
+	// The views were built from the configuration before setup.
+	u.settings.reload()
+	u.worklist.setModalities()
 	u.win.SetContent(u.main)
 	u.selectView(ViewWorklist)
 	u.refreshAll()
