@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"image/color"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -596,5 +598,56 @@ func TestFirstRunSignInFailureSaysWhatToDo(t *testing.T) {
 	}
 	if fr.signInButton.Text != "Sign in with Provet" {
 		t.Errorf("button %q after a failure; the person must be able to retry", fr.signInButton.Text)
+	}
+}
+
+func TestNewReferralsAreHighlightedUntilTheWindowCloses(t *testing.T) {
+	fake := newFake()
+	h := newHarness(t, fake, Options{})
+	w := h.u.worklist
+	cell := func(row int) (*widget.Label, bool) {
+		c := w.table.CreateCell()
+		w.table.UpdateCell(widget.TableCellID{Row: row, Col: 1}, c)
+		bg := c.(*fyne.Container).Objects[0].(*canvas.Rectangle)
+		return c.(*fyne.Container).Objects[1].(*widget.Label), bg.FillColor != color.Transparent
+	}
+	h.u.show()
+	h.settle("mark seen", func() bool { return fake.count(&fake.markSeen) == 1 })
+	// Misu (row 1) was new; the backend has forgotten, the open window has not.
+	w.refresh()
+	if l, lit := cell(1); !l.TextStyle.Bold || !lit {
+		t.Error("the new referral is not highlighted")
+	}
+	if l, lit := cell(0); l.TextStyle.Bold || lit {
+		t.Error("an old referral is highlighted")
+	}
+
+	// One arriving while the window is open is highlighted too.
+	fake.mu.Lock()
+	fake.refs[0].New = true
+	fake.mu.Unlock()
+	fake.emit(app.Event{Kind: app.EventNewReferral, Referral: &fake.refs[0]})
+	h.settle("new referral", func() bool { _, lit := cell(0); return lit })
+
+	h.u.closeWindow()
+	if _, lit := cell(1); lit {
+		t.Error("highlights should end when the window closes")
+	}
+}
+
+func TestSessionEndTellsTheTechnicianToSignIn(t *testing.T) {
+	fake := newFake()
+	fake.status = app.Status{State: app.StateOK, SignedInAs: "Anna"}
+	h := newHarness(t, fake, Options{})
+	fake.mu.Lock()
+	fake.status = app.Status{State: app.StateSignedOut}
+	fake.mu.Unlock()
+	fake.emit(app.Event{Kind: app.EventSignInAgain, Message: "Provet ended the session."})
+	h.settle("sign-in notice", func() bool { return h.u.status.notice.Visible() })
+	if n := h.u.status.notice.Text; !strings.HasPrefix(n, "Provet ended the session.") || !strings.Contains(n, "Sign in with Provet") {
+		t.Errorf("notice %q", n)
+	}
+	if h.tray.icon != assets.TraySignedOut || !slices.Contains(h.tray.labels(), "Sign in with Provet…") {
+		t.Errorf("tray after the session ended: %q", h.tray.labels())
 	}
 }

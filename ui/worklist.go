@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image/color"
+	"reflect"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -241,6 +242,7 @@ func (w *worklistView) selectKey(key string) {
 type referralDetail struct {
 	u       *ui
 	key     string
+	shown   app.Referral // what the pane shows, to leave it alone when nothing changed
 	content fyne.CanvasObject
 
 	title, remarks, message *widget.Label
@@ -284,13 +286,18 @@ func (d *referralDetail) show(key string) {
 	}
 	d.key = key
 	if !ok {
-		d.key = ""
+		d.key, d.shown = "", app.Referral{}
 		d.title.SetText("Select a referral to see what the modality receives.")
 		d.actions.Hide()
 		d.fields.RemoveAll()
 		d.remarks.SetText("")
 		return
 	}
+	if reflect.DeepEqual(r, d.shown) {
+		// Rebuilding on every sync would drop a text selection in progress.
+		return
+	}
+	d.shown = r
 	d.actions.Show()
 	d.title.SetText(fmt.Sprintf("%s · %s · %s", petText(r), r.Exam, r.Status))
 	d.fields.RemoveAll()
