@@ -126,7 +126,7 @@ func (f *configForm) load(cfg app.Config) {
 	for _, m := range cfg.ModalityMap {
 		f.addMapping(m)
 	}
-	f.showErrors(nil, nil)
+	f.showErrors(nil)
 }
 
 func (f *configForm) addMapping(m app.ModalityMapping) {
@@ -226,7 +226,7 @@ func (f *configForm) check(prefixes ...string) (cfg app.Config, ok bool) {
 			kept = append(kept, e)
 		}
 	}
-	f.showErrors(kept, prefixes)
+	f.showErrors(kept)
 	return cfg, len(kept) == 0
 }
 
@@ -244,7 +244,7 @@ func matchesAny(field string, prefixes []string) bool {
 
 // showErrors puts each message under its field; the first message per field
 // wins because it is the most basic one (a field that does not parse).
-func (f *configForm) showErrors(errs app.ValidationError, _ []string) {
+func (f *configForm) showErrors(errs app.ValidationError) {
 	for _, l := range f.errs {
 		l.SetText("")
 		l.Hide()

@@ -146,7 +146,7 @@ func (v *firstRunView) onSignIn() {
 			var verr app.ValidationError
 			switch {
 			case errors.As(err, &verr):
-				v.form.showErrors(verr, nil)
+				v.form.showErrors(verr)
 				v.goTo(0)
 				v.message.SetText("Provet did not accept these settings: correct the fields marked in red.")
 			case errors.Is(err, context.Canceled):
@@ -174,7 +174,7 @@ func (v *firstRunView) finish() {
 		var verr app.ValidationError
 		switch {
 		case errors.As(err, &verr):
-			v.form.showErrors(verr, nil)
+			v.form.showErrors(verr)
 			v.goTo(v.firstStepWithError())
 			v.message.SetText("Correct the fields marked in red, then finish.")
 		case err != nil:

@@ -81,7 +81,7 @@ func (s *settingsView) onSave() {
 		var verr app.ValidationError
 		switch {
 		case errors.As(err, &verr):
-			s.form.showErrors(verr, nil)
+			s.form.showErrors(verr)
 			s.message.SetText("Nothing was saved: correct the fields marked in red.")
 		case err != nil:
 			s.message.SetText("Could not save: " + err.Error())
