@@ -273,3 +273,78 @@ func BenchmarkAssemble(b *testing.B) {
 		}
 	}
 }
+
+// TestPackerPDUs: a message's command and data share PDUs within the peer's
+// limit, every message starts its own PDU, and the PDVs reassemble into the
+// same messages whatever the limit.
+func TestPackerPDUs(t *testing.T) {
+	cmd := &Command{CommandField: CFindRSP, MessageIDBeingRespondedTo: 7, AffectedSOPClassUID: ModalityWorklistFind, HasDataSet: true, Status: StatusPending}
+	for _, peerMax := range []uint32{0, 1, 7, 100, 512, 16384} {
+		var p Packer
+		p.PeerMaxPDU = peerMax
+		var b []byte
+		var err error
+		datas := [][]byte{{}, bytes.Repeat([]byte{1}, 10), bytes.Repeat([]byte{2}, 700), bytes.Repeat([]byte{3}, 40000)}
+		for _, d := range datas {
+			if b, err = p.Append(b, 1, cmd, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var asm Assembler
+		var got []Message
+		pdus := 0
+		r := bytes.NewReader(b)
+		firstOfMessage := true
+		for r.Len() > 0 {
+			typ, body, err := pdu.ReadRaw(r, 1<<20, nil)
+			if err != nil || typ != pdu.TypePDataTF {
+				t.Fatalf("peer max %d: PDU %d: type %v err %v", peerMax, pdus, typ, err)
+			}
+			pdus++
+			if peerMax > pdu.PDVOverhead && uint32(len(body)) > peerMax {
+				t.Fatalf("peer max %d: PDU body of %d bytes", peerMax, len(body))
+			}
+			pdvs, err := pdu.AppendPDVs(nil, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if firstOfMessage && !pdvs[0].Command {
+				t.Fatalf("peer max %d: a message does not start its PDU", peerMax)
+			}
+			msgs, err := asm.Add(pdvs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) > 1 {
+				t.Fatalf("peer max %d: %d messages in one PDU", peerMax, len(msgs))
+			}
+			firstOfMessage = len(msgs) == 1
+			for _, m := range msgs {
+				got = append(got, Message{ContextID: m.ContextID, Command: m.Command, Data: bytes.Clone(m.Data)})
+			}
+		}
+		if len(got) != len(datas) {
+			t.Fatalf("peer max %d: %d messages, want %d", peerMax, len(got), len(datas))
+		}
+		for i, m := range got {
+			if !bytes.Equal(m.Data, datas[i]) || m.Command.MessageIDBeingRespondedTo != 7 {
+				t.Errorf("peer max %d: message %d differs", peerMax, i)
+			}
+		}
+		if peerMax == 16384 && pdus != 2+1+1+3 {
+			t.Errorf("peer max 16384: %d PDUs, want 7 (small messages in one PDU each)", pdus)
+		}
+	}
+}
+
+func BenchmarkPackerAppend(b *testing.B) {
+	cmd := &Command{CommandField: CFindRSP, MessageIDBeingRespondedTo: 7, AffectedSOPClassUID: ModalityWorklistFind, HasDataSet: true, Status: StatusPending}
+	enc, _ := cmd.Encode(nil)
+	data := make([]byte, 500)
+	p := Packer{PeerMaxPDU: 16384}
+	var out []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		out = p.AppendEncoded(out[:0], 1, enc, true, data)
+	}
+}

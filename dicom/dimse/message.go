@@ -187,3 +187,64 @@ func AppendFragments(b []byte, ctxID byte, command bool, data []byte, chunk int)
 		}
 	}
 }
+
+// Packer appends messages to an output buffer as P-DATA-TF PDUs in which a
+// message's command set and data set share PDUs as far as the peer's maximum
+// PDU length allows: a short C-FIND response is one PDU rather than two,
+// which halves the PDUs the peer reads. PS3.8 9.3.5 lets a P-DATA-TF carry
+// several PDVs. Every message still starts a new PDU: DCMTK 3.6.7's findscu
+// crashes on a PDU that ends one response and begins the next.
+type Packer struct {
+	// PeerMaxPDU is the peer's advertised maximum length; 0 means none.
+	PeerMaxPDU uint32
+	cmd        []byte
+	open       int // offset in the buffer of the PDU being filled
+}
+
+// Append encodes cmd and appends the message to b.
+func (p *Packer) Append(b []byte, ctxID byte, cmd *Command, data []byte) ([]byte, error) {
+	var err error
+	p.cmd, err = cmd.Encode(p.cmd[:0])
+	if err != nil {
+		return b, err
+	}
+	return p.AppendEncoded(b, ctxID, p.cmd, cmd.HasDataSet, data), nil
+}
+
+// AppendEncoded is Append for a command set already encoded, for a command
+// sent many times (the pending C-FIND-RSP of one query).
+func (p *Packer) AppendEncoded(b []byte, ctxID byte, cmd []byte, hasData bool, data []byte) []byte {
+	chunk := MaxDataPerPDV(p.PeerMaxPDU, unlimitedChunk)
+	p.open = -1
+	b = p.appendFragments(b, ctxID, true, cmd, chunk)
+	if hasData {
+		b = p.appendFragments(b, ctxID, false, data, chunk)
+	}
+	return b
+}
+
+func (p *Packer) appendFragments(b []byte, ctxID byte, command bool, data []byte, chunk int) []byte {
+	limit := unlimitedChunk + pdu.PDVOverhead
+	if p.PeerMaxPDU != 0 {
+		limit = int(min(uint64(p.PeerMaxPDU), 1<<30))
+	}
+	const hdr = 6 // PDU type, reserved byte, 4-byte length
+	for {
+		n := min(len(data), chunk)
+		last := n == len(data)
+		item := n + pdu.PDVOverhead
+		// A PDV too big for the limit (a peer advertising fewer bytes
+		// than a PDV header) still goes out, alone in its PDU.
+		if body := len(b) - p.open - hdr; p.open < 0 || (body > 0 && body+item > limit) {
+			p.open = len(b)
+			b = append(b, byte(pdu.TypePDataTF), 0, 0, 0, 0, 0)
+		}
+		b = pdu.AppendPDV(b, pdu.PDV{ContextID: ctxID, Command: command, Last: last, Data: data[:n]})
+		body := len(b) - p.open - hdr
+		b[p.open+2], b[p.open+3], b[p.open+4], b[p.open+5] = byte(body>>24), byte(body>>16), byte(body>>8), byte(body)
+		data = data[n:]
+		if last {
+			return b
+		}
+	}
+}

@@ -29,6 +29,18 @@ var ErrAssociationGone = errors.New("association ended")
 // the release.
 const maxQueued = 16
 
+// Pending C-FIND responses are coalesced: they are packed into few PDUs and
+// written together, because one write (and, on the peer, two reads) per
+// response made the syscalls cost more than finding and encoding the
+// answers. A batch is written once it reaches coalesceBytes, when the final
+// response goes out, or coalesceDelay after its first response at the
+// latest, so a handler that pauses between matches holds nothing back for
+// long.
+const (
+	coalesceBytes = 32 << 10
+	coalesceDelay = time.Millisecond
+)
+
 // work is what the reader hands the worker: a request or the release.
 type work struct {
 	msg     dimse.Message
@@ -45,11 +57,14 @@ type association struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// wsem serialises writes and guards frag. It is a channel rather than
-	// a mutex so abort can give up waiting for a writer stuck on a peer
-	// that does not read.
-	wsem chan struct{}
-	frag dimse.Fragmenter
+	// wsem serialises writes and guards out, pack and flushArmed. It is a
+	// channel rather than a mutex so abort can give up waiting for a writer
+	// stuck on a peer that does not read.
+	wsem       chan struct{}
+	out        []byte // PDUs not yet written
+	pack       dimse.Packer
+	flushT     *time.Timer // writes out after coalesceDelay
+	flushArmed bool
 
 	queue     chan work
 	inFlight  atomic.Int32 // requests queued or being served
@@ -78,7 +93,7 @@ func newAssociation(s *Server, conn net.Conn, peer Peer, accepted []acceptedCont
 	for _, c := range accepted {
 		a.contexts[c.id] = c
 	}
-	a.frag.PeerMaxPDU = peerMax
+	a.pack.PeerMaxPDU = peerMax
 	return a
 }
 
@@ -113,6 +128,9 @@ func (a *association) run(parent context.Context) (string, int) {
 	// handlers; closing the connection unblocks a write in progress.
 	a.cancel()
 	<-workerDone
+	if a.flushT != nil {
+		a.flushT.Stop()
+	}
 	a.conn.Close()
 	return a.end(), int(a.requests.Load())
 }
@@ -290,7 +308,10 @@ func (a *association) worker() {
 		}
 		if w.release {
 			a.wsem <- struct{}{}
-			err := a.s.writePDU(a.conn, &pdu.ReleaseRP{})
+			err := a.flushLocked()
+			if err == nil {
+				err = a.s.writePDU(a.conn, &pdu.ReleaseRP{})
+			}
 			<-a.wsem
 			a.inFlight.Add(-1)
 			a.setEnd("released")
@@ -361,18 +382,76 @@ func (a *association) respond(ctxID byte, rq *dimse.Command, status uint16, sopC
 	return a.send(ctxID, rsp, nil)
 }
 
-// send writes one message under the write deadline. A failed write ends the
-// association: its stream position is unknown.
+// send writes one message, after any coalesced ones, under the write
+// deadline.
 func (a *association) send(ctxID byte, cmd *dimse.Command, data []byte) error {
 	a.wsem <- struct{}{}
 	defer func() { <-a.wsem }()
 	if a.ctx.Err() != nil {
 		return ErrAssociationGone
 	}
-	if err := a.conn.SetWriteDeadline(time.Now().Add(a.s.cfg.WriteTimeout)); err != nil {
-		return err
+	var err error
+	if a.out, err = a.pack.Append(a.out, ctxID, cmd, data); err != nil {
+		return fmt.Errorf("encoding %s: %w", dimse.Name(cmd.CommandField), err)
 	}
-	if err := a.frag.Write(a.conn, ctxID, cmd, data); err != nil {
+	return a.flushLocked()
+}
+
+// sendPending queues a pending response whose command set is already
+// encoded; it is written with the next batch (see coalesceBytes).
+func (a *association) sendPending(ctxID byte, cmd []byte, data []byte) error {
+	a.wsem <- struct{}{}
+	defer func() { <-a.wsem }()
+	if a.ctx.Err() != nil {
+		return ErrAssociationGone
+	}
+	a.out = a.pack.AppendEncoded(a.out, ctxID, cmd, true, data)
+	if len(a.out) >= coalesceBytes {
+		return a.flushLocked()
+	}
+	if !a.flushArmed {
+		a.flushArmed = true
+		if a.flushT == nil {
+			a.flushT = time.AfterFunc(coalesceDelay, a.timedFlush)
+		} else {
+			a.flushT.Reset(coalesceDelay)
+		}
+	}
+	return nil
+}
+
+// timedFlush writes out responses a handler left queued while it works on
+// the next match.
+func (a *association) timedFlush() {
+	select {
+	case a.wsem <- struct{}{}:
+	case <-a.ctx.Done():
+		return
+	}
+	a.flushArmed = false
+	a.flushLocked()
+	<-a.wsem
+}
+
+// flushLocked writes what is queued, holding wsem. A failed write ends the
+// association: its stream position is unknown.
+func (a *association) flushLocked() error {
+	if len(a.out) == 0 {
+		return nil
+	}
+	if a.ctx.Err() != nil {
+		a.out = a.out[:0]
+		return ErrAssociationGone
+	}
+	err := a.conn.SetWriteDeadline(time.Now().Add(a.s.cfg.WriteTimeout))
+	if err == nil {
+		_, err = a.conn.Write(a.out)
+	}
+	a.out = a.out[:0]
+	if cap(a.out) > 1<<20 {
+		a.out = nil // don't pin a large answer's buffer for the association's life
+	}
+	if err != nil {
 		a.log.Info("writing to peer failed; ending association", "err", err)
 		a.setEnd("write failed: " + err.Error())
 		a.cancel()
@@ -395,12 +474,17 @@ func (a *association) serveFind(m dimse.Message, pc acceptedContext) {
 	a.findMu.Unlock()
 
 	var done atomic.Bool
-	pending := &dimse.Command{
+	pending, err := (&dimse.Command{
 		CommandField:              dimse.CFindRSP,
 		MessageIDBeingRespondedTo: cmd.MessageID,
 		AffectedSOPClassUID:       pc.abstract,
 		HasDataSet:                true,
 		Status:                    dimse.StatusPending,
+	}).Encode(nil)
+	if err != nil {
+		a.log.Error("cannot encode the pending C-FIND response", "err", err)
+		a.respond(m.ContextID, cmd, dimse.StatusUnableToProcess, pc.abstract)
+		return
 	}
 	send := func(identifier []byte) error {
 		if done.Load() {
@@ -412,7 +496,7 @@ func (a *association) serveFind(m dimse.Message, pc acceptedContext) {
 			}
 			return ErrCancelled
 		}
-		return a.send(m.ContextID, pending, identifier)
+		return a.sendPending(m.ContextID, pending, identifier)
 	}
 	req := FindRequest{Peer: a.peer, SOPClassUID: pc.abstract, Syntax: pc.syntax, Identifier: m.Data}
 	status := a.s.cfg.Find(fctx, req, send)
