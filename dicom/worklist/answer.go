@@ -2,6 +2,7 @@ package worklist
 
 import (
 	"encoding/binary"
+	"fmt"
 	"strings"
 
 	dtag "github.com/suyashkumar/dicom/pkg/tag"
@@ -18,6 +19,9 @@ type answerPlan struct {
 	top, sps []planElem
 	// utf8Declared: the query declared UTF-8, so CharsetAuto answers in it.
 	utf8Declared bool
+	// cacheKey names everything besides the item that an answer's bytes
+	// depend on; "" until the first encodeEntry.
+	cacheKey string
 
 	// Scratch reused from one answer to the next; a plan serves one query
 	// in one goroutine.
@@ -162,6 +166,40 @@ func (p *answerPlan) encode(it *Item, profCharset Charset, bigEndian, implicit b
 	}
 	p.buf = e.b
 	return cs, append([]byte(nil), e.b...)
+}
+
+// encodeEntry is encode for an indexed item, reusing the item's last answer
+// when it was encoded for a query of the same shape. The slice is shared:
+// callers must not modify it (its capacity ends at its length, so appending
+// copies).
+func (p *answerPlan) encodeEntry(e *entry, profCharset Charset, bigEndian, implicit bool) (Charset, []byte) {
+	if p.cacheKey == "" {
+		p.cacheKey = p.shapeKey(profCharset, bigEndian, implicit)
+	}
+	if c := e.answer.Load(); c != nil && c.key == p.cacheKey {
+		return c.cs, c.b
+	}
+	cs, b := p.encode(&e.Item, profCharset, bigEndian, implicit)
+	b = b[:len(b):len(b)]
+	e.answer.Store(&cachedAnswer{key: p.cacheKey, cs: cs, b: b})
+	return cs, b
+}
+
+// shapeKey lists every input of encode other than the item: the elements
+// and their order, the character set rule and the transfer syntax, and the
+// query values fallbacks use (the calling AE for the station, today for the
+// date).
+func (p *answerPlan) shapeKey(profCharset Charset, bigEndian, implicit bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%t|%t|%t|", profCharset, p.utf8Declared, bigEndian, implicit)
+	for _, es := range [][]planElem{p.top, p.sps} {
+		for _, pe := range es {
+			fmt.Fprintf(&b, "%08x/%s/%t/%t/%t,", uint32(pe.tag), pe.vr, pe.inSPS, pe.a != nil, pe.seq)
+		}
+		b.WriteByte(';')
+	}
+	fmt.Fprintf(&b, "%q|%q", p.q.CallingAE, p.q.Today)
+	return b.String()
 }
 
 func fitsLatin1Fast(s string) bool { return isPlainASCII(s) || fitsLatin1(s) }

@@ -180,4 +180,49 @@ func BenchmarkEncodeAnswers(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(items)), "ns/answer")
 }
 
-
+// TestCachedAnswersMatchEncode interleaves queries of different shapes,
+// calling AEs, days, character sets and syntaxes over the same entries, so
+// every reuse of a cached answer is checked against a fresh Encode.
+func TestCachedAnswersMatchEncode(t *testing.T) {
+	var entries []*entry
+	for _, it := range planItems() {
+		entries = append(entries, newEntry(&it))
+	}
+	qs := planQueries()[:10]
+	hits, n := 0, 0
+	for round := range 3 {
+		for qi, q := range qs {
+			q.CallingAE = []string{"DX1", "US1", ""}[(qi+round)%3]
+			q.Today = []string{"20261122", "20261123"}[round%2]
+			for _, cs := range []Charset{CharsetAuto, CharsetLatin1} {
+				for _, s := range syntaxes {
+					if s.bigEndian && s.implicit {
+						continue
+					}
+					plan := newAnswerPlan(&q)
+					// Twice: the second pass must reuse the first's answers.
+					for _, e := range append(entries[:len(entries):len(entries)], entries...) {
+						before := e.answer.Load()
+						gotCS, got := plan.encodeEntry(e, cs, s.bigEndian, s.implicit)
+						if e.answer.Load() == before {
+							hits++
+						}
+						want, err := Encode(e.Item, q, cs, s.bigEndian, s.implicit)
+						if err != nil {
+							t.Fatal(err)
+						}
+						wantCS := resolveCharset(cs, q.CharacterSet, answerElements(&e.Item, &q))
+						if !bytes.Equal(got, want) || gotCS != wantCS {
+							t.Fatalf("round %d query %d %s %s item %s: cached path gives %s %x, Encode %s %x", round, qi, cs, s.name, e.Key, gotCS, got, wantCS, want)
+						}
+						n++
+					}
+				}
+			}
+		}
+	}
+	if hits == 0 {
+		t.Error("no answer was ever reused")
+	}
+	t.Logf("%d answers, %d reused", n, hits)
+}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Index holds the items served to modalities, organised by scheduled date and
@@ -33,6 +34,17 @@ type entry struct {
 	// names holds, per name attribute (attr.nameSlot), the folded,
 	// trimmed, non-empty groups of the value (alphabetic=ideographic=phonetic).
 	names [nameSlots][]string
+	// answer is the last answer encoded for this item, reused while queries
+	// keep the same shape (answerPlan.cacheKey): a modality polls with the
+	// same return keys all day, so an unchanged item is encoded once, not
+	// once per poll. A changed item is a new entry with no answer.
+	answer atomic.Pointer[cachedAnswer]
+}
+
+type cachedAnswer struct {
+	key string
+	cs  Charset
+	b   []byte
 }
 
 func newEntry(it *Item) *entry {

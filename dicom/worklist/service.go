@@ -115,7 +115,8 @@ type Service struct {
 
 // Find answers one C-FIND: it streams each encoded match through send as it is
 // produced and returns the final status. It stops at ctx cancellation
-// (C-CANCEL) or when send fails.
+// (C-CANCEL) or when send fails. send may keep an identifier but must not
+// modify it: answers are shared with later queries of the same shape.
 func (s *Service) Find(ctx context.Context, req Request, send func([]byte) error) uint16 {
 	now := time.Now
 	if s.Now != nil {
@@ -165,7 +166,7 @@ func (s *Service) Find(ctx context.Context, req Request, send func([]byte) error
 			rec.Status = StatusCancel
 			return rec.Status
 		}
-		cs, b := plan.encode(&it.Item, prof.Charset, req.BigEndian, req.Implicit)
+		cs, b := plan.encodeEntry(it, prof.Charset, req.BigEndian, req.Implicit)
 		used[cs] = true
 		if err := send(b); err != nil {
 			rec.Status, rec.Error = StatusCancel, err.Error()
