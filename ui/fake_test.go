@@ -247,7 +247,7 @@ func (t *fakeTray) item(tb testing.TB, prefix string) *fyne.MenuItem {
 // harness runs the UI on the test goroutine: whatever background work posts
 // to the UI is queued and run by settle, as fyne.Do would on the app's thread.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	u      *ui
 	fake   *fakeBackend
 	tray   *fakeTray
@@ -255,7 +255,7 @@ type harness struct {
 	opened []string
 }
 
-func newHarness(t *testing.T, fake *fakeBackend, opts Options) *harness {
+func newHarness(t testing.TB, fake *fakeBackend, opts Options) *harness {
 	t.Helper()
 	fa := test.NewTempApp(t)
 	h := &harness{t: t, fake: fake, tray: &fakeTray{}, queue: make(chan func(), 4096)}

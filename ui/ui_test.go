@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image/color"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -300,7 +301,6 @@ func TestWorklistBuildsOnlyVisibleCellsForThousandsOfRows(t *testing.T) {
 		t.Errorf("built %d cells for 5000 rows; only the visible ones should be built", created)
 	}
 	before := created
-	start := time.Now()
 	for range 20 {
 		fake.emit(app.Event{Kind: app.EventReferrals})
 		w.refresh()
@@ -311,8 +311,28 @@ func TestWorklistBuildsOnlyVisibleCellsForThousandsOfRows(t *testing.T) {
 	if created-before > 20 {
 		t.Errorf("20 refreshes built %d new cells; cells should be reused", created-before)
 	}
-	if d := time.Since(start) / 20; d > 200*time.Millisecond {
-		t.Errorf("a refresh of 5000 rows took %v", d)
+}
+
+// BenchmarkWorklistRefresh5000 is how long the worklist window takes to
+// refresh and redraw with 5,000 referrals; speed is shown here, not asserted
+// in a test.
+func BenchmarkWorklistRefresh5000(b *testing.B) {
+	fake := newFake()
+	base := fake.refs[0]
+	fake.refs = nil
+	for i := range 5000 {
+		r := base
+		r.Key = "k" + strconv.Itoa(i)
+		r.Scheduled = base.Scheduled.Add(time.Duration(i) * time.Second)
+		fake.refs = append(fake.refs, r)
+	}
+	h := newHarness(b, fake, Options{ShowWindow: true})
+	h.u.show()
+	test.RenderToMarkup(h.u.win.Canvas())
+	b.ReportAllocs()
+	for b.Loop() {
+		h.u.worklist.refresh()
+		test.RenderToMarkup(h.u.win.Canvas())
 	}
 }
 
