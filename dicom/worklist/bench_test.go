@@ -125,3 +125,46 @@ func BenchmarkDecodeQuery(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFindOneDay100kCold is BenchmarkFindOneDay100k with no answer
+// reused: queries alternate between two transfer syntaxes, so each finds the
+// other's answers cached. It is the cost of the first poll after the items
+// changed, or of devices asking different keys in turn.
+func BenchmarkFindOneDay100kCold(b *testing.B) {
+	x := benchIndex(b, 100_000)
+	s := &Service{Index: x, Now: func() time.Time { return time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC) },
+		Profile: func(string) Profile { return Profile{StationFromCalling: true, DaysBefore: 0, DaysAfter: 0} },
+		Log:     discardLog}
+	var reqs [2]Request
+	for i, implicit := range []bool{true, false} {
+		ident := newBuilder(false, implicit).el(tagPatientName, "PN", "").el(tagPatientID, "LO", "").
+			seq(tagSPSSequence, func(d *dsBuilder) {
+				d.el(tagModality, "CS", "").el(tagStationAE, "AE", "").el(tagSPSStartDate, "DA", "").el(tagSPSStartTime, "TM", "")
+			}).b
+		reqs[i] = Request{CallingAE: "DX1", Implicit: implicit, Identifier: ident}
+	}
+	n, i := 0, 0
+	send := func([]byte) error { n++; return nil }
+	b.ReportAllocs()
+	for b.Loop() {
+		n = 0
+		i++
+		if st := s.Find(context.Background(), reqs[i%2], send); st != 0 || n == 0 {
+			b.Fatalf("status %#x, %d answers", st, n)
+		}
+	}
+}
+
+// BenchmarkMatchName100k: a name query visits every item; the folded names
+// are computed at Put, not per query.
+func BenchmarkMatchName100k(b *testing.B) {
+	x := benchIndex(b, 100_000)
+	q := Query{SPS: true, Keys: []Key{key(tagPatientName, false, "owner1^P*"), key(tagModality, true, "")}}
+	c := compile(q)
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(x.match(c)) == 0 {
+			b.Fatal("no match")
+		}
+	}
+}
