@@ -55,7 +55,11 @@ demo: build
 run: build
 	$(BIN)
 
+# Screenshots grab the real window at X level (ImageMagick's import): reading
+# it back through OpenGL gives black frames under Xvfb.
 screenshots: build
+	@for p in imagemagick; do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$p >/dev/null; }; done
 	./scripts/screenshots.sh $(BIN) docs
 
 clean:

@@ -66,6 +66,8 @@ func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
 			c.Provet.ProvetID = sim.ProvetID()
 			c.Provet.ClientID = sim.ClientID()
 			c.Provet.Mapping = nil
+			// openid lets the status bar name who signed in.
+			c.Provet.Scopes = []string{"restapi", "openid"}
 			c.PollInterval = Duration(5 * time.Second)
 			if o.DICOMPort > 0 {
 				c.DICOM.Port = o.DICOMPort

@@ -167,6 +167,15 @@ func (a *App) syncOnce(ctx context.Context, c *provet.Client, st *syncState) err
 	if full {
 		st.lastFull = now
 	}
+	if firstEver {
+		// The first load is the clinic's existing worklist, not news: it gets
+		// one summary notification and no "new" highlight.
+		a.mu.Lock()
+		for _, r := range fresh {
+			a.seen[r.Key] = true
+		}
+		a.mu.Unlock()
+	}
 	offlineLong := !st.lastOK.IsZero() && now.Sub(st.lastOK) > longOfflineGap
 	st.lastOK = now
 	a.notifyNew(fresh, firstEver || offlineLong, cfg.Notifications)
