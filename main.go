@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	rtdebug "runtime/debug"
 	"syscall"
 	"time"
 
@@ -106,6 +107,11 @@ func runDesktop(ctx context.Context, args []string) error {
 		defer a.Close()
 	}
 
+	// Start-up (the first sync, parsing fonts for the first drawing) leaves
+	// garbage the runtime would hand back to the system only slowly; a tray
+	// app then idles for hours, so give it back once, promptly.
+	releaseStartupMemory := time.AfterFunc(15*time.Second, rtdebug.FreeOSMemory)
+	defer releaseStartupMemory.Stop()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
