@@ -45,6 +45,11 @@ func addDataFlags(fs interface {
 	}
 }
 
+// open opens the installation the flags name, logging to stderr.
+func (df dataFlags) open(env cliEnv, openURL func(string) error) (*App, error) {
+	return Open(Options{DataDir: *df.data, Logger: NewLogger(env.stderr, *df.debug), OpenURL: openURL})
+}
+
 func cmdServe(ctx context.Context, env cliEnv, args []string) error {
 	fs := newFlags(env, "serve", "[--data DIR] [--dicom-port N] [--ae TITLE]")
 	df := addDataFlags(fs)
@@ -159,7 +164,7 @@ func cmdLogin(ctx context.Context, env cliEnv, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	a, err := Open(Options{DataDir: *df.data, Logger: NewLogger(env.stderr, *df.debug), OpenURL: openAndPrint(env)})
+	a, err := df.open(env, openAndPrint(env))
 	if err != nil {
 		return err
 	}
@@ -190,7 +195,7 @@ func cmdLogout(ctx context.Context, env cliEnv, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	a, err := Open(Options{DataDir: *df.data, Logger: NewLogger(env.stderr, *df.debug)})
+	a, err := df.open(env, nil)
 	if err != nil {
 		return err
 	}
@@ -209,7 +214,7 @@ func cmdDoctor(ctx context.Context, env cliEnv, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	a, err := Open(Options{DataDir: *df.data, Logger: NewLogger(env.stderr, *df.debug), OpenURL: openAndPrint(env)})
+	a, err := df.open(env, openAndPrint(env))
 	if err != nil {
 		return err
 	}
@@ -293,7 +298,7 @@ func cmdImportWL(ctx context.Context, env cliEnv, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	a, err := Open(Options{DataDir: *df.data, Logger: NewLogger(env.stderr, *df.debug)})
+	a, err := df.open(env, nil)
 	if err != nil {
 		return err
 	}
@@ -394,7 +399,7 @@ func cmdExplain(ctx context.Context, env cliEnv, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	a, err := Open(Options{DataDir: *df.data, Logger: NewLogger(env.stderr, *df.debug)})
+	a, err := df.open(env, nil)
 	if err != nil {
 		if errors.Is(err, store.ErrAlreadyRunning) {
 			return fmt.Errorf("%w (the Modalities view of the running VetBridge shows the same explanation)", err)
