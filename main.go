@@ -50,11 +50,11 @@ func runDesktop(ctx context.Context, args []string) error {
 	data := fs.String("data", "", "data directory (default: the per-user VetBridge directory)")
 	debug := fs.Bool("debug", false, "verbose logs, including patient names: for troubleshooting only")
 	view := fs.String("view", "", "view to open first: worklist, modalities or settings")
-	referrals := fs.Int("referrals", 40, "demo: referrals the simulator starts with")
-	seed := fs.Uint64("seed", 1, "demo: seed of the simulator's data")
-	port := fs.Int("dicom-port", 0, "DICOM port for this run (default from the configuration, 11112)")
-	every := fs.Duration("new-referral-every", time.Minute, "demo: how often the simulator adds a referral; 0 disables it")
+	demoFlags := app.AddDemoFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	dir := *data
@@ -87,8 +87,9 @@ func runDesktop(ctx context.Context, args []string) error {
 
 	var a *app.App
 	if demo {
-		d, err := app.StartDemo(ctx, app.DemoOptions{DataDir: dir, Referrals: *referrals, Seed: *seed,
-			DICOMPort: *port, NewReferralEvery: *every, Logger: logger, Notifier: notifier, Out: os.Stdout})
+		o := demoFlags.Options(dir)
+		o.Logger, o.Notifier, o.Out = logger, notifier, os.Stdout
+		d, err := app.StartDemo(ctx, o)
 		if err != nil {
 			return err
 		}
@@ -97,8 +98,8 @@ func runDesktop(ctx context.Context, args []string) error {
 	} else {
 		a, err = app.Open(app.Options{DataDir: dir, Logger: logger, Notifier: notifier, OpenURL: app.OpenBrowser,
 			Override: func(c *app.Config) {
-				if *port > 0 {
-					c.DICOM.Port = *port
+				if p := demoFlags.DICOMPort(); p > 0 {
+					c.DICOM.Port = p
 				}
 			}})
 		if err != nil {

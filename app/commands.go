@@ -89,10 +89,7 @@ func cmdDemo(ctx context.Context, env cliEnv, args []string) error {
 	fs := newFlags(env, "demo", "--headless [--data DIR] [--referrals N] [--seed S] [--dicom-port N]")
 	fs.Bool("headless", false, "run without a window")
 	df := addDataFlags(fs)
-	n := fs.Int("referrals", 40, "referrals the simulator starts with")
-	seed := fs.Uint64("seed", 1, "seed of the simulator's data")
-	port := fs.Int("dicom-port", 0, "DICOM port (default 11112)")
-	every := fs.Duration("new-referral-every", time.Minute, "how often the simulator adds a referral; 0 disables it")
+	demo := AddDemoFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -104,8 +101,9 @@ func cmdDemo(ctx context.Context, env cliEnv, args []string) error {
 		}
 		dir = filepath.Join(d, "demo")
 	}
-	d, err := StartDemo(ctx, DemoOptions{DataDir: dir, Referrals: *n, Seed: *seed, DICOMPort: *port,
-		NewReferralEvery: *every, Logger: NewLogger(env.stderr, *df.debug), Out: env.stdout})
+	o := demo.Options(dir)
+	o.Logger, o.Out = NewLogger(env.stderr, *df.debug), env.stdout
+	d, err := StartDemo(ctx, o)
 	if err != nil {
 		return err
 	}

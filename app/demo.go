@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,6 +31,33 @@ type DemoOptions struct {
 	Configure func(*Config)
 	// Simulator adjusts the simulator's options before it starts.
 	Simulator func(*provetsim.Options)
+}
+
+// DemoFlags are the demo's command-line flags, shared by the headless
+// command and the desktop demo.
+type DemoFlags struct {
+	referrals *int
+	seed      *uint64
+	dicomPort *int
+	every     *time.Duration
+}
+
+// AddDemoFlags defines the demo's flags on fs.
+func AddDemoFlags(fs *flag.FlagSet) DemoFlags {
+	return DemoFlags{
+		referrals: fs.Int("referrals", 40, "demo: referrals the simulator starts with"),
+		seed:      fs.Uint64("seed", 1, "demo: seed of the simulator's data"),
+		dicomPort: fs.Int("dicom-port", 0, "DICOM port for this run (default from the configuration, 11112)"),
+		every:     fs.Duration("new-referral-every", time.Minute, "demo: how often the simulator adds a referral; 0 disables it"),
+	}
+}
+
+// DICOMPort is the --dicom-port value; 0 means the configured port.
+func (f DemoFlags) DICOMPort() int { return *f.dicomPort }
+
+// Options turns the parsed flags into demo options for data directory dir.
+func (f DemoFlags) Options(dir string) DemoOptions {
+	return DemoOptions{DataDir: dir, Referrals: *f.referrals, Seed: *f.seed, DICOMPort: *f.dicomPort, NewReferralEvery: *f.every}
 }
 
 // Demo is a running demo.
