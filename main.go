@@ -130,7 +130,11 @@ func runDesktop(ctx context.Context, args []string) error {
 			}
 		})
 	}()
-	err = ui.Run(a, ui.Options{ShowWindow: demo || a.NeedsSetup(), StartView: *view})
+	noTray := !app.TrayHostAvailable()
+	if noTray {
+		a.Announce("This desktop shows no tray icons, so VetBridge keeps its window open; closing it stops the worklist server.")
+	}
+	err = ui.Run(a, ui.Options{ShowWindow: demo || a.NeedsSetup(), StartView: *view, NoTray: noTray})
 	cancel()
 	<-done
 	return err

@@ -73,6 +73,7 @@ type App struct {
 	seen          map[string]bool // keys the technician has already been shown
 	dicomAddr     string
 	unscheduled   int
+	notice        string // see Announce
 	stop          context.CancelFunc
 	done          chan struct{}
 }
@@ -199,6 +200,9 @@ func (a *App) Status() Status {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s := a.status
+	if s.Message == "" {
+		s.Message = a.notice
+	}
 	s.DICOMAddr = a.dicomAddr
 	s.Waiting = a.waitingLocked()
 	return s
@@ -432,3 +436,14 @@ var errSignedOut = errors.New("not signed in to Provet Cloud: sign in from the t
 // ShowWindow asks the desktop UI to bring its window forward (a second
 // launch, or a notification clicked).
 func (a *App) ShowWindow() { a.hub.publish(Event{Kind: EventShowWindow}) }
+
+// Announce tells the technician about a lasting condition of this
+// workstation (no tray, no keyring): it shows whenever nothing more urgent
+// does, and is logged once.
+func (a *App) Announce(msg string) {
+	a.log.Warn(msg)
+	a.mu.Lock()
+	a.notice = msg
+	a.mu.Unlock()
+	a.hub.publish(Event{Kind: EventStatus})
+}

@@ -38,10 +38,7 @@ func (a *App) signinManager(ctx context.Context, cfg Config) (*signin.Manager, p
 	if tokens == nil {
 		tokens = signin.OpenStore(ctx, a.dir, account, a.log)
 		if tokens.Kind() == "file" {
-			a.log.Warn("no system keyring: the Provet sign-in is kept in a file only this user can read", "dir", a.dir)
-			a.setStatus(func(s *Status) {
-				s.Message = "No system keyring found: the Provet sign-in is kept in a private file in the data directory."
-			})
+			a.Announce("No system keyring found: the Provet sign-in is kept in a file in the data directory that only this user can read.")
 		}
 		a.mu.Lock()
 		a.tokens, a.tokensAccount = tokens, account

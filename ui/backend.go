@@ -57,6 +57,10 @@ type Options struct {
 	// StartView is the view shown first: ViewWorklist (default),
 	// ViewModalities or ViewSettings.
 	StartView string
+	// NoTray says the desktop shows no tray icons (Linux without a
+	// StatusNotifierItem host): the window stays the way in, and closing it
+	// quits.
+	NoTray bool
 	// OpenURL opens viewer links; nil uses the desktop's browser.
 	OpenURL func(*url.URL) error
 }

@@ -62,11 +62,9 @@ func (s *statusBar) update(st app.Status) {
 	}
 	// The texts change width; lay the line out again so they do not overlap.
 	s.line.Refresh()
-	if st.State == app.StateOffline || st.State == app.StateError {
-		s.setNotice(st.Message)
-	} else if st.State == app.StateOK {
-		s.setNotice("")
-	}
+	// The app clears Message when a problem is over; what it still says
+	// (an unscheduled exam, no tray on this desktop) the technician should see.
+	s.setNotice(st.Message)
 }
 
 func (s *statusBar) setNotice(msg string) {

@@ -64,6 +64,7 @@ func Run(b Backend, opts Options) error {
 	fa.SetIcon(assets.AppIcon)
 	var t tray
 	desk, isDesktop := fa.(desktop.App)
+	isDesktop = isDesktop && !opts.NoTray
 	if isDesktop {
 		t = desk
 	}
@@ -148,15 +149,16 @@ func (u *ui) apply(d dirty) {
 	if d.devices {
 		u.modalities.refresh()
 	}
+	if d.status || d.referrals {
+		u.refreshStatus()
+	}
+	// After the status line, which would otherwise replace it.
 	if d.signInAgain {
 		msg := "Provet ended the session: choose Sign in with Provet in the tray menu or in Settings."
 		if d.message != "" {
 			msg = d.message + " " + msg
 		}
 		u.status.setNotice(msg)
-	}
-	if d.status || d.referrals {
-		u.refreshStatus()
 	}
 	if d.showWindow {
 		u.show()
