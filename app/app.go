@@ -74,6 +74,7 @@ type App struct {
 	dicomAddr     string
 	unscheduled   int
 	notice        string // see Announce
+	waiting       int    // see countWaiting
 	stop          context.CancelFunc
 	done          chan struct{}
 }
@@ -152,7 +153,11 @@ func (a *App) loadWorklist() error {
 	if err != nil {
 		return fmt.Errorf("load the stored worklist: %w", err)
 	}
-	return a.index.ReplaceAll(items)
+	if err := a.index.ReplaceAll(items); err != nil {
+		return err
+	}
+	a.countWaiting()
+	return nil
 }
 
 // onWorklist says whether modalities should be offered the item: orders
@@ -204,18 +209,23 @@ func (a *App) Status() Status {
 		s.Message = a.notice
 	}
 	s.DICOMAddr = a.dicomAddr
-	s.Waiting = a.waitingLocked()
+	s.Waiting = a.waiting
 	return s
 }
 
-func (a *App) waitingLocked() int {
+// countWaiting recounts the referrals scheduled and not yet done. It runs
+// when the worklist changes, not on every Status call: the tray asks often
+// and the index may hold a hundred thousand items.
+func (a *App) countWaiting() {
 	n := 0
 	for _, it := range a.index.All() {
 		if st := strings.ToUpper(it.SPSStatus); st == "" || st == "SCHEDULED" {
 			n++
 		}
 	}
-	return n
+	a.mu.Lock()
+	a.waiting = n
+	a.mu.Unlock()
 }
 
 func (a *App) setStatus(fn func(*Status)) {

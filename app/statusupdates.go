@@ -364,6 +364,7 @@ func (a *App) putRecords(recs []record, deletes []string) error {
 	if err := a.index.Put(onList...); err != nil {
 		return err
 	}
+	a.countWaiting()
 	a.hub.publish(Event{Kind: EventReferrals})
 	return nil
 }
