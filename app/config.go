@@ -54,13 +54,16 @@ type ProvetConfig struct {
 
 // DICOMConfig is the worklist server as the modalities see it.
 type DICOMConfig struct {
-	AETitle         string          `json:"ae_title"`
-	Port            int             `json:"port"`
-	Listen          string          `json:"listen"`           // address to bind; "" means all interfaces
-	StrictCalledAE  bool            `json:"strict_called_ae"` // reject associations addressed to another AE title
-	MaxAssociations int             `json:"max_associations"`
-	Default         DeviceProfile   `json:"default_profile"`
-	Profiles        []DeviceProfile `json:"profiles"`
+	AETitle         string `json:"ae_title"`
+	Port            int    `json:"port"`
+	Listen          string `json:"listen"`           // address to bind; "" means all interfaces
+	StrictCalledAE  bool   `json:"strict_called_ae"` // reject associations addressed to another AE title
+	MaxAssociations int    `json:"max_associations"`
+	// OnlyKnownDevices rejects calling AE titles without a device profile:
+	// the allow-list of modalities for clinics that want one.
+	OnlyKnownDevices bool            `json:"only_known_devices"`
+	Default          DeviceProfile   `json:"default_profile"`
+	Profiles         []DeviceProfile `json:"profiles"`
 }
 
 // DeviceProfile adapts the worklist to one modality, keyed by its calling AE

@@ -109,10 +109,14 @@ func (a *App) scpConfig(cfg DICOMConfig) scp.Config {
 	}
 }
 
-// allowAssociation applies the device profiles' address allow-lists: a
-// device with a profile that names addresses may only connect from them.
+// allowAssociation applies the allow-lists: with OnlyKnownDevices only
+// calling AE titles that have a profile may connect, and a device whose
+// profile names addresses may only connect from them.
 func (a *App) allowAssociation(callingAE, calledAE string, ip netip.Addr) error {
 	p, ok := a.deviceProfile(callingAE)
+	if !ok && a.Config().DICOM.OnlyKnownDevices {
+		return fmt.Errorf("calling AE %q has no device profile and only known devices may connect; add it in Settings", callingAE)
+	}
 	if !ok || len(p.AllowedAddrs) == 0 {
 		return nil
 	}
