@@ -35,6 +35,8 @@ type configForm struct {
 	aeTitle, port                             *widget.Entry
 	charset                                   *widget.Select
 	stationFromCalling, showStarted           *widget.Check
+	strictCalledAE, onlyKnownDevices          *widget.Check
+	maxAssociations                           *widget.Entry
 	viewerURL                                 *widget.Entry
 	pollInterval, retention                   *widget.Entry
 	patientName                               *widget.Select
@@ -71,6 +73,9 @@ func newConfigForm(cfg app.Config) *configForm {
 	f.charset = widget.NewSelect(charsets, nil)
 	f.stationFromCalling = widget.NewCheck("Use the device's AE title as station when it sends none", nil)
 	f.showStarted = widget.NewCheck("List exams already started or completed", nil)
+	f.strictCalledAE = widget.NewCheck("Refuse devices that call another AE title", nil)
+	f.onlyKnownDevices = widget.NewCheck("Accept only devices that have a profile below", nil)
+	f.maxAssociations = widget.NewEntry()
 	f.viewerURL = widget.NewEntry()
 	f.viewerURL.SetPlaceHolder("https://pacs.example/viewer?patient={patient_id}&acc={accession}")
 	f.pollInterval = widget.NewEntry()
@@ -110,6 +115,9 @@ func (f *configForm) load(cfg app.Config) {
 	f.charset.SetSelected(cfg.DICOM.Default.Charset)
 	f.stationFromCalling.SetChecked(cfg.DICOM.Default.StationFromCalling)
 	f.showStarted.SetChecked(cfg.DICOM.Default.ShowStarted)
+	f.strictCalledAE.SetChecked(cfg.DICOM.StrictCalledAE)
+	f.onlyKnownDevices.SetChecked(cfg.DICOM.OnlyKnownDevices)
+	f.maxAssociations.SetText(strconv.Itoa(cfg.DICOM.MaxAssociations))
 	f.viewerURL.SetText(cfg.ViewerURL)
 	f.pollInterval.SetText(cfg.PollInterval.String())
 	f.retention.SetText(cfg.Retention.String())
@@ -183,6 +191,9 @@ func (f *configForm) config() (app.Config, app.ValidationError) {
 	cfg.DICOM.Default.Charset = f.charset.Selected
 	cfg.DICOM.Default.StationFromCalling = f.stationFromCalling.Checked
 	cfg.DICOM.Default.ShowStarted = f.showStarted.Checked
+	cfg.DICOM.StrictCalledAE = f.strictCalledAE.Checked
+	cfg.DICOM.OnlyKnownDevices = f.onlyKnownDevices.Checked
+	number("dicom.max_associations", f.maxAssociations, "a number of devices, at least 1 (64 is usual)", &cfg.DICOM.MaxAssociations)
 	cfg.DICOM.Profiles = f.profiles.read(&errs)
 	cfg.ViewerURL = strings.TrimSpace(f.viewerURL.Text)
 	duration("poll_interval", f.pollInterval, &cfg.PollInterval)
@@ -305,6 +316,9 @@ func (f *configForm) dicomItems() []*widget.FormItem {
 		f.item("Port", "dicom.port", f.port, "The TCP port the modalities connect to"),
 		f.item("Character set", "dicom.default_profile.charset", f.charset, "auto answers in what each device asks for"),
 		f.item("", "dicom.default_profile.station", container.NewVBox(f.stationFromCalling, f.showStarted), ""),
+		f.item("Access", "dicom.strict_called_ae", container.NewVBox(f.strictCalledAE, f.onlyKnownDevices), ""),
+		f.item("Max associations", "dicom.max_associations", f.maxAssociations,
+			"Devices connected at once; more are refused until one leaves"),
 	}
 }
 

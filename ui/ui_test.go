@@ -671,3 +671,23 @@ func TestSessionEndTellsTheTechnicianToSignIn(t *testing.T) {
 		t.Errorf("tray after the session ended: %q", h.tray.labels())
 	}
 }
+
+func TestSettingsEditTheAEPolicy(t *testing.T) {
+	fake := newFake()
+	h := newHarness(t, fake, Options{ShowWindow: true, StartView: ViewSettings})
+	s := h.u.settings
+	s.form.maxAssociations.SetText("none")
+	test.Tap(s.save)
+	if len(fake.savedConfigs()) != 0 || !strings.Contains(s.form.errorFor("dicom.max_associations"), "at least 1") {
+		t.Fatalf("a non-number must be refused with a message: %q", s.form.errorFor("dicom.max_associations"))
+	}
+	s.form.maxAssociations.SetText("16")
+	test.Tap(s.form.strictCalledAE)
+	test.Tap(s.form.onlyKnownDevices)
+	test.Tap(s.save)
+	h.settle("saved", func() bool { return len(fake.savedConfigs()) == 1 })
+	got := fake.savedConfigs()[0].DICOM
+	if got.MaxAssociations != 16 || !got.StrictCalledAE || !got.OnlyKnownDevices {
+		t.Errorf("saved AE policy %+v", got)
+	}
+}
