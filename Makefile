@@ -6,9 +6,10 @@ TAGS      := migrated_fynedo
 BIN       := bin/vetbridge
 DATA      ?= $(CURDIR)/data
 # Packages the build and the tests need: Fyne's cgo toolchain, a virtual display and a session bus
-# for real-window runs, and DCMTK as the reference DICOM peer.
+# for real-window runs, DCMTK as the reference DICOM peer, and Orthanc, whose worklist plugin must
+# serve the .wl files export-wl writes.
 APT_PKGS  := gcc pkg-config libgl1-mesa-dev xorg-dev libwayland-dev libxkbcommon-dev \
-             xvfb dbus-x11 xauth dcmtk
+             xvfb dbus-x11 xauth dcmtk orthanc
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
