@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -73,8 +74,9 @@ type App struct {
 	seen          map[string]bool // keys the technician has already been shown
 	dicomAddr     string
 	unscheduled   int
-	notice        string // see Announce
-	waiting       int    // see countWaiting
+	notice        string      // see Announce
+	remap         atomic.Bool // the next sync re-maps every open order
+	waiting       int         // see countWaiting
 	stop          context.CancelFunc
 	done          chan struct{}
 }
@@ -235,11 +237,12 @@ func (a *App) setStatus(fn func(*Status)) {
 	a.hub.publish(Event{Kind: EventStatus})
 }
 
-// Config returns the configuration in use.
+// Config returns a copy of the configuration in use; editing it changes
+// nothing until SaveConfig.
 func (a *App) Config() Config {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.cfg
+	return a.cfg.clone()
 }
 
 // NeedsSetup reports a first run: Provet is not configured yet.
@@ -278,6 +281,11 @@ func (a *App) SaveConfig(ctx context.Context, cfg Config) error {
 	}
 	if !equalProvet(old.Provet, cfg.Provet) {
 		a.dropSession()
+	}
+	if !slices.Equal(old.ModalityMap, cfg.ModalityMap) || old.PatientName != cfg.PatientName {
+		// Items already on the worklist were mapped with the old table: the
+		// next sync maps every open order again, not only changed ones.
+		a.remap.Store(true)
 	}
 	signal(a.syncNow)
 	a.hub.publish(Event{Kind: EventStatus})

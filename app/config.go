@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -172,6 +174,29 @@ func DefaultConfig() Config {
 		PatientName:    "owner^pet",
 		OnDiscontinued: "requested",
 	}
+}
+
+// clone copies the slices and maps too, so a caller editing its copy cannot
+// change the configuration in use behind the app's back.
+func (c Config) clone() Config {
+	c.Provet.Scopes = slices.Clone(c.Provet.Scopes)
+	c.Provet.Mapping = maps.Clone(c.Provet.Mapping)
+	c.ModalityMap = slices.Clone(c.ModalityMap)
+	c.DICOM.Default = c.DICOM.Default.clone()
+	profiles := make([]DeviceProfile, len(c.DICOM.Profiles))
+	for i, p := range c.DICOM.Profiles {
+		profiles[i] = p.clone()
+	}
+	if c.DICOM.Profiles != nil {
+		c.DICOM.Profiles = profiles
+	}
+	return c
+}
+
+func (p DeviceProfile) clone() DeviceProfile {
+	p.Modalities = slices.Clone(p.Modalities)
+	p.AllowedAddrs = slices.Clone(p.AllowedAddrs)
+	return p
 }
 
 // LoadConfig reads the configuration from dir, filling what the file leaves

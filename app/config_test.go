@@ -170,3 +170,21 @@ func TestReferralNoticeHidesOwnerUnlessAllowed(t *testing.T) {
 		t.Fatalf("owner allowed but missing: %q", msg)
 	}
 }
+
+func TestConfigCopiesAreIndependent(t *testing.T) {
+	a, err := Open(Options{DataDir: t.TempDir(), Override: func(c *Config) {
+		c.DICOM.Profiles = []DeviceProfile{{CallingAE: "US1", Modalities: []string{"US"}}}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	c := a.Config()
+	c.ModalityMap[0].StationAE = "CHANGED"
+	c.DICOM.Profiles[0].Modalities[0] = "CT"
+	c.Provet.Scopes[0] = "changed"
+	again := a.Config()
+	if again.ModalityMap[0].StationAE == "CHANGED" || again.DICOM.Profiles[0].Modalities[0] == "CT" || again.Provet.Scopes[0] == "changed" {
+		t.Fatal("editing a copy of the configuration changed the one in use")
+	}
+}

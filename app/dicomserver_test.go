@@ -24,10 +24,10 @@ func TestAllowAssociationAppliesTheAllowLists(t *testing.T) {
 	}{
 		{"US1", "192.168.1.20", false, true},
 		{"us1", "::ffff:192.168.1.20", false, true}, // AE titles are case-insensitive here; IPv4-mapped is the same host
-		{"US1", "192.168.1.99", false, false},        // right AE, wrong machine
-		{"DX1", "10.0.0.5", false, true},             // a profile without addresses
-		{"NEWDEV", "10.0.0.6", false, true},          // unknown devices get the default profile
-		{"NEWDEV", "10.0.0.6", true, false},          // unless only known devices may connect
+		{"US1", "192.168.1.99", false, false},       // right AE, wrong machine
+		{"DX1", "10.0.0.5", false, true},            // a profile without addresses
+		{"NEWDEV", "10.0.0.6", false, true},         // unknown devices get the default profile
+		{"NEWDEV", "10.0.0.6", true, false},         // unless only known devices may connect
 		{"DX1", "10.0.0.5", true, true},
 	}
 	for _, c := range cases {

@@ -318,3 +318,39 @@ func TestE2EOutageKeepsServingAndCatchesUp(t *testing.T) {
 		t.Errorf("after the outage %d notifications, want exactly 1: %q", len(notes), notes)
 	}
 }
+
+// A change to the modality table applies to referrals already on the
+// worklist, not only to the ones that change in Provet afterwards.
+func TestE2EModalityTableChangeRemapsTheWorklist(t *testing.T) {
+	d := startTestDemo(t, 0, nil, nil)
+	start := time.Now().Add(time.Hour)
+	it, err := d.Sim.CreateReferral(provetsim.ReferralFields{Status: 1, Modality: "Ultrasound", Start: &start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.App.SyncNow()
+	var key string
+	waitFor(t, 10*time.Second, "the referral", func() bool {
+		for _, r := range d.App.Referrals(ReferralFilter{AllDays: true}) {
+			if r.ProvetID == it.WorklistID {
+				key = r.Key
+				return r.StationAE == "US1"
+			}
+		}
+		return false
+	})
+	cfg := d.App.Config()
+	cfg.PollInterval = Duration(5 * time.Second) // the test's fast poll is below what Settings allow
+	for i, m := range cfg.ModalityMap {
+		if m.Provet == "Ultrasound" {
+			cfg.ModalityMap[i].StationAE = "US2"
+		}
+	}
+	if err := d.App.SaveConfig(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the new station on the existing referral", func() bool {
+		r, ok := d.App.Referral(key)
+		return ok && r.StationAE == "US2"
+	})
+}

@@ -96,7 +96,8 @@ func (a *App) syncOnce(ctx context.Context, c *provet.Client, st *syncState) err
 	cfg := a.Config()
 	now := a.now()
 	cursor, hasCursor := a.cursor()
-	full := !hasCursor || now.Sub(st.lastFull) >= time.Duration(cfg.Reconcile)
+	remap := a.remap.Swap(false)
+	full := !hasCursor || remap || now.Sub(st.lastFull) >= time.Duration(cfg.Reconcile)
 	firstEver := !hasCursor
 	a.setStatus(func(s *Status) {
 		if s.State != StateSignedOut {
@@ -125,7 +126,7 @@ func (a *App) syncOnce(ctx context.Context, c *provet.Client, st *syncState) err
 		if w.Modified.After(newest) {
 			newest = w.Modified
 		}
-		if rec, ok := a.getRecord(a.itemMapping(cfg).key(w.ID)); ok &&
+		if rec, ok := a.getRecord(a.itemMapping(cfg).key(w.ID)); ok && !remap &&
 			rec.ProvetModified.Equal(w.Modified) && rec.ProvetStatus == w.StatusRaw {
 			return nil // seen before: the overlap window, or an unchanged open item
 		}
@@ -133,6 +134,9 @@ func (a *App) syncOnce(ctx context.Context, c *provet.Client, st *syncState) err
 		return nil
 	})
 	if err != nil {
+		if remap {
+			a.remap.Store(true) // not done: try again next time
+		}
 		return fmt.Errorf("list Provet's imaging worklist: %w", err)
 	}
 	if full {
