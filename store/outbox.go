@@ -212,23 +212,8 @@ func (s *Store) MarkFailed(id uint64, errMsg string, next time.Time) error {
 // horizon longer than any device could replay an old N-SET (months, not days).
 // Keys of pending updates are never pruned.
 func (s *Store) PruneSent(before time.Time) (int, error) {
-	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketDedup).Cursor()
-		for k, v := c.First(); k != nil; {
-			if len(v) == 16 && int64(binary.BigEndian.Uint64(v[8:])) < before.UnixNano() {
-				next := append(clone(k), 0) // the smallest key after k
-				if err := c.Delete(); err != nil {
-					return err
-				}
-				n++
-				// Deleting under a cursor can make Next skip a key; seek instead.
-				k, v = c.Seek(next)
-				continue
-			}
-			k, v = c.Next()
-		}
-		return nil
+	n, err := s.prune(bucketDedup, func(v []byte) bool {
+		return len(v) == 16 && int64(binary.BigEndian.Uint64(v[8:])) < before.UnixNano()
 	})
 	if err != nil {
 		return 0, fmt.Errorf("prune sent outbox keys: %w", err)

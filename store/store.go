@@ -271,11 +271,22 @@ func (s *Store) MarkNotified(key string) (first bool, err error) {
 // only keys that cannot come back (orders long gone), or their technician
 // will be told again.
 func (s *Store) PruneNotified(before time.Time) (int, error) {
+	n, err := s.prune(bucketNotified, func(v []byte) bool {
+		return len(v) != 8 || int64(binary.BigEndian.Uint64(v)) < before.UnixNano()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune notified set: %w", err)
+	}
+	return n, nil
+}
+
+// prune deletes every key of bucket whose value is stale, in one transaction.
+func (s *Store) prune(bucket []byte, stale func(v []byte) bool) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketNotified).Cursor()
+		c := tx.Bucket(bucket).Cursor()
 		for k, v := c.First(); k != nil; {
-			if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) < before.UnixNano() {
+			if stale(v) {
 				next := append(clone(k), 0) // the smallest key after k
 				if err := c.Delete(); err != nil {
 					return err
@@ -289,10 +300,7 @@ func (s *Store) PruneNotified(before time.Time) (int, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, fmt.Errorf("prune notified set: %w", err)
-	}
-	return n, nil
+	return n, err
 }
 
 // WasNotified reports whether MarkNotified was called for key.
