@@ -99,21 +99,9 @@ func makeKey(el *dicom.Element, inSPS bool, dec textDecoder) Key {
 	k.Name, k.VR = a.keyword, a.vr
 	switch a.kind {
 	case matchCodeSeq:
-		items := seqItems(el)
-		if len(items) > 0 {
-			c := &Code{}
-			for _, sub := range items[0] {
-				switch elemTag(sub) {
-				case tagCodeValue:
-					c.Value = elemString(sub, dec)
-				case tagCodingScheme:
-					c.Scheme = elemString(sub, dec)
-				case tagCodeMeaning:
-					c.Meaning = elemString(sub, dec)
-				}
-			}
-			if *c != (Code{}) {
-				k.Code = c
+		if items := seqItems(el); len(items) > 0 {
+			if c := codeOf(items[0], dec); c != (Code{}) {
+				k.Code = &c
 			}
 		}
 		return k
@@ -153,4 +141,20 @@ func makeKey(el *dicom.Element, inSPS bool, dec textDecoder) Key {
 	}
 	k.Value = v
 	return k
+}
+
+// codeOf reads one code sequence item.
+func codeOf(item []*dicom.Element, dec textDecoder) Code {
+	var c Code
+	for _, sub := range item {
+		switch elemTag(sub) {
+		case tagCodeValue:
+			c.Value = elemString(sub, dec)
+		case tagCodingScheme:
+			c.Scheme = elemString(sub, dec)
+		case tagCodeMeaning:
+			c.Meaning = elemString(sub, dec)
+		}
+	}
+	return c
 }

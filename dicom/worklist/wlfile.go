@@ -162,21 +162,11 @@ func buildItem(ds dataSet) Item {
 		switch {
 		case a.code != nil:
 			if items := seqItems(el); len(items) > 0 {
-				c := &Code{}
-				for _, sub := range items[0] {
-					switch elemTag(sub) {
-					case tagCodeValue:
-						c.Value = elemString(sub, dec)
-					case tagCodingScheme:
-						c.Scheme = elemString(sub, dec)
-					case tagCodeMeaning:
-						c.Meaning = elemString(sub, dec)
-					}
-				}
+				c := codeOf(items[0], dec)
 				// The protocol code mirrors the procedure code; the
 				// procedure's own sequence wins.
 				if *a.code(&it) == nil || a.tag != 0x00400008 {
-					*a.code(&it) = c
+					*a.code(&it) = &c
 				}
 			}
 		case a.list != nil:
