@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -276,7 +277,7 @@ func (a *App) SaveConfig(ctx context.Context, cfg Config) error {
 	if err := a.applyMapping(cfg); err != nil {
 		return err
 	}
-	if !equalDICOM(old.DICOM, cfg.DICOM) {
+	if !reflect.DeepEqual(old.DICOM, cfg.DICOM) {
 		signal(a.dicomReload)
 	}
 	if !equalProvet(old.Provet, cfg.Provet) {
@@ -301,10 +302,6 @@ func (a *App) applyMapping(cfg Config) error {
 	a.mapping = m
 	a.mu.Unlock()
 	return nil
-}
-
-func equalDICOM(a, b DICOMConfig) bool {
-	return fmt.Sprintf("%+v", a) == fmt.Sprintf("%+v", b)
 }
 
 func equalProvet(a, b ProvetConfig) bool {
