@@ -14,13 +14,13 @@ import (
 var exposeKeys = []string{"patient", "client", "referral", "appointment", "requesting_user",
 	"supervising_veterinarian", "modality", "target_areas"}
 
-func (s *Server) exposeSet(q url.Values) map[string]bool {
-	if s.opts.IgnoreExpose {
+func (r renderer) exposeSet(q url.Values) map[string]bool {
+	if r.q.IgnoreExpose {
 		return nil
 	}
 	var set map[string]bool
 	for _, k := range exposeKeys {
-		if _, ok := q["expose_"+k]; ok {
+		if _, ok := q["expose_"+k]; ok && !slices.Contains(r.q.IgnoreExposeOf, k) {
 			if set == nil {
 				set = map[string]bool{}
 			}
@@ -45,43 +45,43 @@ func (r renderer) exposedWorklist(d *dataset, w *worklistItem, ex map[string]boo
 	if json.Unmarshal(b, &m) != nil {
 		return base
 	}
-	if p := d.patients[w.PatientID]; ex["patient"] && p != nil {
-		m["patient"] = r.patient(p)
+	if p := d.patients[w.PatientID]; ex["patient"] && p != nil && !r.q.OmitPatientLink {
+		m["patient"] = r.inline(r.patient(p), "url", "name", "client")
 	}
 	if c := d.clients[w.ClientID]; ex["client"] && c != nil {
-		m["client"] = r.client(c, d.patientIDsOf(c.ID))
+		m["client"] = r.inline(r.client(c, d.patientIDsOf(c.ID)), "url", "firstname", "lastname")
 	}
 	if ref := d.referrals[w.ReferralID]; ex["referral"] && ref != nil {
 		rj := r.referral(ref)
 		if a := d.appointments[ref.AppointmentID]; ex["appointment"] && a != nil {
 			var rm map[string]any
 			if b, err := json.Marshal(rj); err == nil && json.Unmarshal(b, &rm) == nil {
-				rm["appointment"] = r.appointment(a)
-				m["referral"] = rm
+				rm["appointment"] = r.inline(r.appointment(a), "url", "start")
+				m["referral"] = r.inline(rm, "url", "remarks", "appointment")
 			}
 		} else {
-			m["referral"] = rj
+			m["referral"] = r.inline(rj, "url", "remarks", "appointment")
 		}
 	}
 	if u := d.users[w.RequestingUserID]; ex["requesting_user"] && u != nil {
-		m["requesting_user"] = r.user(u)
+		m["requesting_user"] = r.inline(r.user(u), "url", "first_name", "last_name")
 	}
 	if u := d.users[w.SupervisingVetID]; ex["supervising_veterinarian"] && u != nil {
-		m["supervising_veterinarian"] = r.user(u)
+		m["supervising_veterinarian"] = r.inline(r.user(u), "url", "first_name", "last_name")
 	}
 	if ex["modality"] {
 		for _, n := range d.modalities {
 			if n.ID == w.ModalityID {
-				m["modality"] = namedJSON{ID: n.ID, URL: r.url("modality", n.ID), Name: n.Name}
+				m["modality"] = r.inline(namedJSON{ID: n.ID, URL: r.url("modality", n.ID), Name: n.Name}, "url", "name")
 			}
 		}
 	}
 	if ex["target_areas"] {
-		var areas []namedJSON
+		var areas []any
 		for _, id := range w.TargetAreaIDs {
 			for _, n := range d.targetAreas {
 				if n.ID == id {
-					areas = append(areas, namedJSON{ID: n.ID, URL: r.url("targetarea", n.ID), Name: n.Name})
+					areas = append(areas, r.inline(namedJSON{ID: n.ID, URL: r.url("targetarea", n.ID), Name: n.Name}, "url", "name"))
 				}
 			}
 		}
@@ -100,4 +100,26 @@ func (d *dataset) patientIDsOf(clientID int) []int {
 	}
 	slices.Sort(pids)
 	return pids
+}
+
+// inline is an exposed object: whole, or with Quirks.PartialExpose only the
+// named inner fields (never "id"), as Provet's documented example shows.
+func (r renderer) inline(v any, keep ...string) any {
+	if !r.q.PartialExpose {
+		return v
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		b, err := json.Marshal(v)
+		if err != nil || json.Unmarshal(b, &m) != nil {
+			return v
+		}
+	}
+	out := make(map[string]any, len(keep))
+	for _, k := range keep {
+		if x, ok := m[k]; ok {
+			out[k] = x
+		}
+	}
+	return out
 }

@@ -73,8 +73,17 @@ type worklistFilter struct {
 
 const maxStatusIn = 16
 
-func parseWorklistFilter(q url.Values, loc *time.Location) (worklistFilter, error) {
+// parseWorklistFilter reads the filters the tenant honours; status values
+// are the tenant's wire numbers, translated to simulator states (a number
+// the tenant does not use matches nothing).
+func parseWorklistFilter(q url.Values, loc *time.Location, qk Quirks) (worklistFilter, error) {
 	var f worklistFilter
+	for _, name := range qk.IgnoreFilters {
+		q.Del(name)
+	}
+	if v := q.Get("status__in"); v != "" && !statusInFormOK(v, qk.StatusInForm) {
+		q.Del("status__in")
+	}
 	if v := q.Get("modified__gte"); v != "" {
 		t, err := ParseFilterTime(v, loc)
 		if err != nil {
@@ -94,21 +103,48 @@ func parseWorklistFilter(q url.Values, loc *time.Location) (worklistFilter, erro
 		if err != nil {
 			return f, fmt.Errorf("status__in: %w", err)
 		}
-		f.statusIn = list
+		for _, n := range list {
+			f.statusIn = append(f.statusIn, wireState(qk, n))
+		}
 	}
 	if v := q.Get("status"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || len(v) > maxFilterValue {
 			return f, fmt.Errorf("status: %q is not a whole number", v)
 		}
-		f.statusIn = append(f.statusIn, n)
+		f.statusIn = append(f.statusIn, wireState(qk, n))
 	}
 	return f, nil
+}
+
+// wireState maps a wire number to a state; -1 for one the tenant lacks.
+func wireState(qk Quirks, n int) int {
+	if st := qk.StatusCodes.State(n); st != 0 {
+		return st
+	}
+	return -1
+}
+
+// statusInFormOK says whether a status__in value is spelt as the tenant
+// understands it: "1,2", "[1,2]", or either.
+func statusInFormOK(v, form string) bool {
+	bracketed := strings.HasPrefix(strings.TrimSpace(v), "[")
+	switch form {
+	case "comma":
+		return !bracketed
+	case "brackets":
+		return bracketed
+	}
+	return true
 }
 
 func parseIntList(v string) ([]int, error) {
 	if len(v) > 4*maxFilterValue {
 		return nil, fmt.Errorf("list of %d characters is too long", len(v))
+	}
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]") {
+		v = v[1 : len(v)-1] // Provet documents field__in=[value1,value2]
 	}
 	parts := strings.Split(v, ",")
 	if len(parts) > maxStatusIn {

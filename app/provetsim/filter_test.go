@@ -42,10 +42,10 @@ func TestParseFilterTime(t *testing.T) {
 
 func TestParseWorklistFilterBounds(t *testing.T) {
 	q := url.Values{"status__in": {strings.Repeat("1,", 20) + "1"}}
-	if _, err := parseWorklistFilter(q, time.UTC); err == nil {
+	if _, err := parseWorklistFilter(q, time.UTC, Quirks{}); err == nil {
 		t.Fatal("a status__in of 21 values was accepted")
 	}
-	f, err := parseWorklistFilter(url.Values{"status__in": {"1, 2"}, "id__gt": {"7"}}, time.UTC)
+	f, err := parseWorklistFilter(url.Values{"status__in": {"1, 2"}, "id__gt": {"7"}}, time.UTC, Quirks{})
 	if err != nil || len(f.statusIn) != 2 || f.idGT != 7 {
 		t.Fatalf("%+v %v", f, err)
 	}
@@ -73,7 +73,7 @@ func FuzzFilterParsers(f *testing.F) {
 		if list, err := parseIntList(s); err == nil && len(list) > maxStatusIn {
 			t.Fatalf("%d values accepted", len(list))
 		}
-		_, _ = parseWorklistFilter(url.Values{"modified__gte": {s}, "id__gt": {s}, "status__in": {s}, "status": {s}}, clinic)
+		_, _ = parseWorklistFilter(url.Values{"modified__gte": {s}, "id__gt": {s}, "status__in": {s}, "status": {s}}, clinic, Quirks{})
 	})
 }
 

@@ -50,7 +50,8 @@ type Item struct {
 	AppointmentID  int       `json:"appointment_id,omitempty"`
 	Modality       string    `json:"modality"`
 	TargetAreas    []string  `json:"target_areas"`
-	Status         int       `json:"status"`
+	Status         int       `json:"status"`      // simulator state 1..4
+	WireStatus     int       `json:"wire_status"` // the number the tenant sends for it (Quirks.StatusCodes)
 	Urgent         bool      `json:"urgent"`
 	PatientName    string    `json:"patient_name"`
 	Modified       time.Time `json:"modified"`
@@ -59,7 +60,8 @@ type Item struct {
 func (s *Server) itemLocked(w *worklistItem) Item {
 	d := s.data
 	it := Item{WorklistID: w.ID, ReferralID: w.ReferralID, PatientID: w.PatientID, ClientID: w.ClientID,
-		ConsultationID: w.ConsultationID, Status: w.Status, Modified: w.Modified, TargetAreas: []string{}}
+		ConsultationID: w.ConsultationID, Status: w.Status, WireStatus: s.quirks.StatusCodes.Wire(w.Status),
+		Modified: w.Modified, TargetAreas: []string{}}
 	for _, m := range d.modalities {
 		if m.ID == w.ModalityID {
 			it.Modality = m.Name

@@ -16,6 +16,7 @@ const (
 type renderer struct {
 	api string // http://host/<provet_id>/api/0.1/
 	loc *time.Location
+	q   Quirks // the tenant's quirks when the request arrived
 }
 
 func (r renderer) url(kind string, id int) string {
@@ -42,7 +43,7 @@ type worklistJSON struct {
 	URL                     string   `json:"url"`
 	Referral                string   `json:"referral"`
 	Consultation            string   `json:"consultation"`
-	Patient                 string   `json:"patient"`
+	Patient                 *string  `json:"patient,omitempty"` // nil with Quirks.OmitPatientLink
 	Client                  string   `json:"client"`
 	Modality                string   `json:"modality"`
 	TargetAreas             []string `json:"target_areas"`
@@ -51,7 +52,7 @@ type worklistJSON struct {
 	Department              string   `json:"department"`
 	Status                  int      `json:"status"`
 	Created                 string   `json:"created"`
-	Modified                string   `json:"modified"`
+	Modified                *string  `json:"modified,omitempty"` // nil with Quirks.OmitModified
 }
 
 func (r renderer) worklist(w *worklistItem) worklistJSON {
@@ -64,15 +65,23 @@ func (r renderer) worklist(w *worklistItem) worklistJSON {
 	for i, a := range w.TargetAreaIDs {
 		areas[i] = r.url("targetarea", a)
 	}
-	return worklistJSON{
+	out := worklistJSON{
 		ID: w.ID, URL: r.url("diagnosticimaging_worklist", w.ID),
 		Referral: r.url("diagnosticimaging_referral", w.ReferralID), Consultation: r.url("consultation", w.ConsultationID),
-		Patient: r.url("patient", w.PatientID), Client: r.url("client", w.ClientID),
+		Client:   r.url("client", w.ClientID),
 		Modality: r.url("modality", w.ModalityID), TargetAreas: areas,
 		RequestingUser: r.url("user", w.RequestingUserID), SupervisingVeterinarian: r.optURL("user", w.SupervisingVetID),
-		Department: r.url("department", w.DepartmentID), Status: w.Status,
-		Created: r.ts(w.Created, layout), Modified: r.ts(w.Modified, layout),
+		Department: r.url("department", w.DepartmentID), Status: r.q.StatusCodes.Wire(w.Status),
+		Created: r.ts(w.Created, layout),
 	}
+	if !r.q.OmitPatientLink {
+		out.Patient = r.optURL("patient", w.PatientID)
+	}
+	if !r.q.OmitModified {
+		m := r.ts(w.Modified, layout)
+		out.Modified = &m
+	}
+	return out
 }
 
 type referralJSON struct {

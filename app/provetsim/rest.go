@@ -22,6 +22,8 @@ var budgets = map[string]int{
 	"patient.detail":      1200,
 	"client.detail":       500,
 	"consultation.detail": 300,
+	"appointment.detail":  900,
+	"user.detail":         300,
 }
 
 const defaultBudget = 300
@@ -39,6 +41,12 @@ func (s *Server) api(endpoint string, h apiHandler) http.HandlerFunc {
 		s.count(endpoint)
 		_, tok := s.bearer(w, r)
 		if tok == "" {
+			return
+		}
+		q := s.quirksNow()
+		if res, no := q.forbidden(r); no {
+			s.count("forbidden")
+			detail(w, http.StatusForbidden, "You do not have permission to perform this action. ("+res+")")
 			return
 		}
 		cost := 1
@@ -60,7 +68,7 @@ func (s *Server) api(endpoint string, h apiHandler) http.HandlerFunc {
 			detail(w, http.StatusTooManyRequests, "Request was throttled. Expected available in "+strconv.Itoa(int(math.Ceil(retry.Seconds())))+" seconds.")
 			return
 		}
-		h(w, r, renderer{api: "http://" + r.Host + "/" + s.opts.ProvetID + "/api/0.1/", loc: s.opts.Location})
+		h(w, r, renderer{api: "http://" + r.Host + "/" + s.opts.ProvetID + "/api/0.1/", loc: s.opts.Location, q: q})
 	}
 }
 
@@ -212,12 +220,12 @@ func paginate(w http.ResponseWriter, r *http.Request, n int, slice func(lo, hi i
 }
 
 func (s *Server) listWorklist(w http.ResponseWriter, r *http.Request, rr renderer) {
-	f, err := parseWorklistFilter(r.URL.Query(), s.opts.Location)
+	f, err := parseWorklistFilter(r.URL.Query(), s.opts.Location, rr.q)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string][]string{"filter": {err.Error()}})
 		return
 	}
-	ex := s.exposeSet(r.URL.Query())
+	ex := rr.exposeSet(r.URL.Query())
 	s.mu.Lock()
 	var matched []*worklistItem
 	for _, it := range s.data.worklist {
@@ -237,7 +245,7 @@ func (s *Server) listWorklist(w http.ResponseWriter, r *http.Request, rr rendere
 func (s *Server) getWorklist(w http.ResponseWriter, r *http.Request, rr renderer) {
 	s.detailOf(func(d *dataset, id int, rr renderer, r *http.Request) any {
 		if x := d.worklist[id]; x != nil {
-			return rr.exposedWorklist(d, x, s.exposeSet(r.URL.Query()))
+			return rr.exposedWorklist(d, x, rr.exposeSet(r.URL.Query()))
 		}
 		return nil
 	})(w, r, rr)
@@ -249,7 +257,12 @@ type Patch struct {
 	WorklistID int
 	Body       json.RawMessage
 	At         time.Time
-	Status     int
+	Status     int // HTTP status of the answer
+	// Sent is the "status" number in the body as the tenant numbers it (see
+	// Quirks.StatusCodes), 0 when the body set none or not a number; State
+	// is the simulator state (1..4) it stands for, 0 when none.
+	Sent  int
+	State int
 }
 
 // Patches returns every PATCH received on the worklist, oldest first.
@@ -265,7 +278,14 @@ func (s *Server) patchWorklist(w http.ResponseWriter, r *http.Request, rr render
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	status, answer := s.applyPatchLocked(id, body, err, rr)
-	s.patches = append(s.patches, Patch{WorklistID: id, Body: json.RawMessage(body), At: s.now(), Status: status})
+	p := Patch{WorklistID: id, Body: json.RawMessage(body), At: s.now(), Status: status}
+	var sent struct {
+		Status *int `json:"status"`
+	}
+	if json.Unmarshal(body, &sent) == nil && sent.Status != nil {
+		p.Sent, p.State = *sent.Status, rr.q.StatusCodes.State(*sent.Status)
+	}
+	s.patches = append(s.patches, p)
 	writeJSON(w, status, answer)
 }
 
@@ -282,8 +302,10 @@ func (s *Server) applyPatchLocked(id int, body []byte, readErr error, rr rendere
 		return http.StatusBadRequest, map[string]string{"detail": "JSON parse error - " + err.Error()}
 	}
 	if raw, ok := fields["status"]; ok {
-		var st int
-		if err := json.Unmarshal(raw, &st); err != nil || st < StatusRequested || st > StatusCancelled {
+		var wire int
+		err := json.Unmarshal(raw, &wire)
+		st := rr.q.StatusCodes.State(wire)
+		if err != nil || st == 0 {
 			return http.StatusBadRequest, map[string][]string{"status": {`"` + string(raw) + `" is not a valid choice.`}}
 		}
 		it.Status = st

@@ -42,8 +42,14 @@ type Options struct {
 	NoRotation bool
 
 	// IgnoreExpose answers ?expose_ with plain relation URLs, as a Provet
-	// endpoint that does not support inlining would.
+	// endpoint that does not support inlining would. It is the same as
+	// Quirks.IgnoreExpose.
 	IgnoreExpose bool
+
+	// Quirks make the tenant differ from what VetBridge assumes (other status
+	// numbers, missing keys, ignored filters, 403s); see Quirks. Invalid
+	// quirks are logged and dropped.
+	Quirks Quirks
 
 	// AutoApprove skips the consent page: authorize/ redirects with a code at
 	// once, for tests and the demo.
@@ -70,6 +76,7 @@ type Server struct {
 	data     *dataset
 	auth     authState
 	patches  []Patch
+	quirks   Quirks
 	requests map[string]int
 	limiter  limiter
 
@@ -139,6 +146,13 @@ func New(o Options) *Server {
 		ctx:      ctx,
 		cancel:   cancel,
 	}
+	q := o.Quirks.clone()
+	q.IgnoreExpose = q.IgnoreExpose || o.IgnoreExpose
+	if err := q.validate(); err != nil {
+		s.log.Error("simulator quirks dropped", "err", err)
+		q = Quirks{}
+	}
+	s.quirks = q
 	s.srv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -222,6 +236,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+o+".well-known/openid-configuration", s.handleDiscovery)
 	s.routeAPI(mux, p+"/api/0.1/")
 	s.routeSim(mux)
+	s.routeQuirks(mux)
 	return s.withRequestLog(s.withFaults(mux))
 }
 

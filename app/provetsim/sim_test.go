@@ -136,7 +136,7 @@ func TestMutationsBumpModifiedAndPatchesAreRecorded(t *testing.T) {
 		t.Fatalf("update not served: %+v", w)
 	}
 	var p patientJSON
-	get(t, s, at, w.Patient, &p)
+	get(t, s, at, *w.Patient, &p)
 	if p.Weight == nil || *p.Weight != 12.5 {
 		t.Fatalf("weight %v", p.Weight)
 	}
