@@ -4,7 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
+	"net/netip"
 	"slices"
 	"testing"
 
@@ -32,15 +32,15 @@ func FuzzAssociateRQ(f *testing.F) {
 		Find:   func(_ context.Context, _ FindRequest, _ func([]byte) error) uint16 { return 0 },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 104}
+	ip := netip.MustParseAddr("127.0.0.1")
 	f.Fuzz(func(t *testing.T, body []byte) {
 		p, err := pdu.Decode(pdu.TypeAssociateRQ, body)
 		if err != nil {
 			return
 		}
 		rq := p.(*pdu.AssociateRQ)
-		if rj, _ := s.vet(rq, addr, s.log); rj != nil {
-			if _, err := rj.Append(nil); err != nil {
+		if v := s.vet(rq, ip); v.rj != nil {
+			if _, err := v.rj.Append(nil); err != nil {
 				t.Fatal(err)
 			}
 			return

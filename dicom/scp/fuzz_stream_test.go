@@ -100,12 +100,11 @@ func FuzzAssociationStream(f *testing.F) {
 			MPPS:   fuzzMPPS{},
 			Logger: slog.New(panicWatch{&seen}),
 		})
-		s.pending.Add(1) // serveConn releases the slot Serve would have taken
 		client, server := net.Pipe()
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			s.serveConn(context.Background(), server)
+			serveTestConn(s, server)
 		}()
 		go io.Copy(io.Discard, client)
 		client.SetWriteDeadline(time.Now().Add(2 * time.Second))
@@ -119,8 +118,8 @@ func FuzzAssociationStream(f *testing.F) {
 		if v := seen.Load(); v != nil {
 			t.Fatalf("server recovered a panic: %v", v)
 		}
-		if n := s.active.Load(); n != 0 {
-			t.Fatalf("%d associations still counted after the connection ended", n)
+		if n, m := s.ActiveAssociations(), s.PendingConnections(); n != 0 || m != 0 {
+			t.Fatalf("%d associations and %d connections still counted after the connection ended", n, m)
 		}
 	})
 }
@@ -143,9 +142,8 @@ func TestStreamSeedsReachHandlers(t *testing.T) {
 		MPPS:   fuzzMPPS{},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	s.pending.Add(1)
 	client, server := net.Pipe()
-	go s.serveConn(context.Background(), server)
+	go serveTestConn(s, server)
 	go func() { client.Write(data) }()
 	client.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var asm dimse.Assembler
@@ -177,4 +175,14 @@ func TestStreamSeedsReachHandlers(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Fatalf("responses %q, want %q", strings.Join(got, " "), want)
 	}
+}
+
+// serveTestConn serves conn as Serve would after accepting it: holding a
+// negotiation slot, which serveConn releases.
+func serveTestConn(s *Server, conn net.Conn) {
+	ci := connInfo{artim: s.cfg.ARTIMTimeout}
+	if ok, _, why := s.slots.takePending(ci.host); !ok {
+		panic(why)
+	}
+	s.serveConn(context.Background(), conn, ci)
 }

@@ -236,10 +236,12 @@ func TestAbortMidStream(t *testing.T) {
 }
 
 func TestAssociationCap(t *testing.T) {
-	// Default limits: 300 simultaneous connections fit under MaxPending, so
-	// each one gets a proper answer, AC or RJ, never a bare close.
+	// 300 simultaneous connections fit under the default MaxPending, so
+	// each one gets a proper answer, AC or RJ, never a bare close. They all
+	// come from one address, so the per-address caps are lifted: this is
+	// about the server-wide cap (TestPerAddressCaps covers those).
 	const cap, clients = 64, 300
-	srv := startServer(t, scp.Config{MaxAssociations: cap})
+	srv := startServer(t, scp.Config{MaxAssociations: cap, MaxPendingPerIP: -1, MaxAssociationsPerIP: -1})
 	var (
 		wg                 sync.WaitGroup
 		accepted, rejected atomic.Int32
@@ -286,7 +288,10 @@ func TestAssociationCap(t *testing.T) {
 
 func TestIdleConnectionsDoNotStarveQueries(t *testing.T) {
 	var seen atomic.Value
-	srv := startServer(t, scp.Config{MaxAssociations: 4, Find: worklistHandler(t, 3, 0, &seen)})
+	// Same address for the idle sockets and the query: the per-address
+	// pending cap is lifted to show that the server-wide one does not count
+	// against associations (TestFloodFromOneAddress covers other hosts).
+	srv := startServer(t, scp.Config{MaxAssociations: 4, MaxPendingPerIP: -1, Find: worklistHandler(t, 3, 0, &seen)})
 	var idle []net.Conn
 	for range 100 {
 		c, err := net.Dial("tcp", srv.Addr)

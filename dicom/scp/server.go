@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/vetbridge/vetbridge/dicom/dimse"
@@ -33,6 +32,19 @@ const (
 	// They do not count against MaxAssociations, but each holds a socket
 	// until the ARTIM timer ends it, so they need a limit of their own.
 	DefaultMaxPending = 512
+	// DefaultMaxPendingPerIP: a modality opens one connection at a time,
+	// so a handful negotiating at once from one address is already odd.
+	DefaultMaxPendingPerIP = 8
+	// DefaultMaxAssociationsPerIP: a modality holds one or two
+	// associations (worklist, MPPS); one host may not hold the server.
+	DefaultMaxAssociationsPerIP = 16
+	// DefaultHostLogInterval: a host that keeps being refused is logged
+	// once per interval, with a count of the lines held back.
+	DefaultHostLogInterval = 5 * time.Minute
+	// crowdedARTIM replaces ARTIMTimeout for connections accepted while
+	// their host's or the server's negotiation slots are half used: a real
+	// device sends its A-ASSOCIATE-RQ within milliseconds of connecting.
+	crowdedARTIM = time.Second
 )
 
 // Config configures a Server. The zero value of every field but AETitle
@@ -44,14 +56,48 @@ type Config struct {
 	// (A-ASSOCIATE-RJ "called AE not recognised"); otherwise any called AE
 	// is accepted, which is what most clinics want on first setup.
 	StrictCalledAE bool
-	// AllowAssociation, if set, vets the calling AE and address.
+	// Admit, if set, decides who may associate ("known devices only") and
+	// who is a registered device. It is asked after the protocol and
+	// called-AE checks and before any capacity check, so a refused peer
+	// gets its permanent A-ASSOCIATE-RJ even when the server is full.
+	// Every service (C-ECHO, C-FIND, MPPS N-CREATE/N-SET) needs an
+	// accepted association, so a refused peer reaches no handler.
+	Admit AdmitFunc
+	// AllowAssociation is the older form of Admit: a non-nil error refuses
+	// with "calling AE not recognised"; an admitted peer counts as
+	// unregistered. When both are set, both must admit.
 	AllowAssociation AllowFunc
+	// OnRefused, if set, is told of every association refused by Admit,
+	// AllowAssociation or StrictCalledAE, once per attempt. It runs on the
+	// connection's goroutine before the A-ASSOCIATE-RJ is sent and should
+	// not block; a stranger may knock many times a second.
+	OnRefused func(Refusal)
 	// MaxAssociations caps concurrent accepted associations; beyond it
 	// peers get a transient "local limit exceeded" rejection.
 	MaxAssociations int
-	// MaxPending caps connections that have not sent an A-ASSOCIATE-RQ yet;
-	// beyond it new connections are closed at once.
+	// ReservedAssociations of MaxAssociations are kept for peers that
+	// Admit says are registered; unregistered peers share the rest. It
+	// applies only when Admit is set. Zero selects a quarter of
+	// MaxAssociations; negative reserves none.
+	ReservedAssociations int
+	// MaxAssociationsPerIP caps accepted associations from one address
+	// (an IPv6 /64), registered or not. Zero selects
+	// DefaultMaxAssociationsPerIP; negative means no per-address cap.
+	MaxAssociationsPerIP int
+	// MaxPending caps connections that have not been answered with an
+	// A-ASSOCIATE-AC or -RJ yet; beyond it new connections are closed at
+	// once, before anything is read from them.
 	MaxPending int
+	// MaxPendingPerIP is the same cap per address (an IPv6 /64). Zero
+	// selects DefaultMaxPendingPerIP; negative means MaxPending.
+	MaxPendingPerIP int
+	// HostLogInterval is how often Info and Warn lines about one host
+	// (refusals, caps, aborts) are written at most; the next line says
+	// how many were held back. Zero selects DefaultHostLogInterval.
+	HostLogInterval time.Duration
+	// Now is the clock for refusal times and log limiting (default
+	// time.Now).
+	Now func() time.Time
 	// MaxPDULength is the receive limit we advertise (default 16 KiB).
 	MaxPDULength uint32
 	// MaxDataSetLength bounds one received data set (default 1 MiB).
@@ -79,8 +125,8 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	readLimit uint32
-	active    atomic.Int64
-	pending   atomic.Int64
+	slots     slots
+	limiter   *logLimiter
 	wg        sync.WaitGroup
 }
 
@@ -107,6 +153,12 @@ func New(cfg Config) *Server {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
+	if cfg.HostLogInterval <= 0 {
+		cfg.HostLogInterval = DefaultHostLogInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -118,11 +170,47 @@ func New(cfg Config) *Server {
 		// up to four times it (at least 64 KiB) tolerates them while still
 		// bounding what one PDU can make us allocate.
 		readLimit: max(4*cfg.MaxPDULength, 64<<10),
+		slots:     newSlots(cfg),
+		limiter:   &logLimiter{every: cfg.HostLogInterval, now: cfg.Now},
+	}
+}
+
+// newSlots resolves the caps of cfg, whose MaxAssociations and MaxPending
+// are already set.
+func newSlots(cfg Config) slots {
+	perHost := func(v, def, all int) int {
+		switch {
+		case v == 0:
+			return min(def, all)
+		case v < 0 || v > all:
+			return all
+		}
+		return v
+	}
+	reserved := 0
+	if cfg.Admit != nil {
+		switch {
+		case cfg.ReservedAssociations == 0:
+			reserved = cfg.MaxAssociations / 4
+		case cfg.ReservedAssociations > 0:
+			reserved = min(cfg.ReservedAssociations, cfg.MaxAssociations)
+		}
+	}
+	return slots{
+		maxPending:        cfg.MaxPending,
+		maxPendingPerHost: perHost(cfg.MaxPendingPerIP, DefaultMaxPendingPerIP, cfg.MaxPending),
+		maxActive:         cfg.MaxAssociations,
+		maxActivePerHost:  perHost(cfg.MaxAssociationsPerIP, DefaultMaxAssociationsPerIP, cfg.MaxAssociations),
+		maxStrangers:      cfg.MaxAssociations - reserved,
 	}
 }
 
 // ActiveAssociations returns the number of associations currently accepted.
-func (s *Server) ActiveAssociations() int { return int(s.active.Load()) }
+func (s *Server) ActiveAssociations() int { _, n := s.slots.counts(); return n }
+
+// PendingConnections returns the number of connections that have not been
+// answered with an A-ASSOCIATE-AC or -RJ yet.
+func (s *Server) PendingConnections() int { n, _ := s.slots.counts(); return n }
 
 // ListenAndServe listens on addr (e.g. ":104" or "127.0.0.1:11112") and
 // serves until ctx is cancelled.
@@ -172,16 +260,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		if s.pending.Add(1) > int64(s.cfg.MaxPending) {
-			s.pending.Add(-1)
-			s.log.Warn("too many connections waiting to associate; closing new one", "remote", conn.RemoteAddr().String())
+		// Counted before anything is read, so a host's silent sockets
+		// cost it its own slots and nobody else's.
+		ip := remoteIP(conn.RemoteAddr())
+		host := hostKey(ip)
+		ok, crowded, why := s.slots.takePending(host)
+		if !ok {
+			s.hostLogger(host).Warn("too many connections negotiating; closing new ones", "remote", conn.RemoteAddr().String(), "reason", why)
 			conn.Close()
 			continue
+		}
+		artim := s.cfg.ARTIMTimeout
+		if crowded {
+			artim = min(artim, crowdedARTIM)
 		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.serveConn(ctx, conn)
+			s.serveConn(ctx, conn, connInfo{ip: ip, host: host, artim: artim})
 		}()
 	}
 	cancel()
@@ -191,12 +287,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return retErr
 }
 
-func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
+// connInfo is what the accept loop learnt of a connection without reading
+// from it.
+type connInfo struct {
+	ip    netip.Addr // the peer's address, for the admission policy
+	host  netip.Addr // what caps and log limits count by
+	artim time.Duration
+}
+
+func (s *Server) serveConn(ctx context.Context, conn net.Conn, ci connInfo) {
 	pendingHeld := true
 	releasePending := func() {
 		if pendingHeld {
 			pendingHeld = false
-			s.pending.Add(-1)
+			s.slots.releasePending(ci.host)
 		}
 	}
 	defer releasePending()
@@ -206,7 +310,7 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 		tc.SetNoDelay(true)
 	}
 	remote := conn.RemoteAddr().String()
-	log := s.log.With("remote", remote)
+	log := s.hostLogger(ci.host).With("remote", remote)
 	defer func() {
 		if r := recover(); r != nil {
 			log.Error("panic while negotiating an association; aborting it", "panic", r)
@@ -215,7 +319,7 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	}()
 
 	// ARTIM: a peer that connects and says nothing must not hold the socket.
-	if err := conn.SetReadDeadline(time.Now().Add(s.cfg.ARTIMTimeout)); err != nil {
+	if err := conn.SetReadDeadline(time.Now().Add(ci.artim)); err != nil {
 		return
 	}
 	stopWatch := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
@@ -245,20 +349,24 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	peer := Peer{CallingAE: rq.CallingAE, CalledAE: rq.CalledAE, Addr: remote}
 	log = log.With("calling_ae", rq.CallingAE, "called_ae", rq.CalledAE)
 
-	if rj, reason := s.vet(rq, conn.RemoteAddr(), log); rj != nil {
-		s.reject(ctx, conn, peer, rj, reason, log)
+	v := s.vet(rq, ci.ip)
+	if v.rj != nil {
+		if v.refused != NotRefused {
+			s.refused(Refusal{Time: s.cfg.Now(), CallingAE: rq.CallingAE, CalledAE: rq.CalledAE,
+				IP: ci.ip, Addr: remote, Reason: v.refused, Detail: v.detail})
+		}
+		s.reject(ctx, conn, peer, v.rj, v.why, log)
 		return
 	}
 	ac, accepted := s.negotiate(rq)
-	// The cap counts associations, not connections: idle sockets waiting
+	// The caps count associations, not connections: idle sockets waiting
 	// for ARTIM never block a real query.
-	if s.active.Add(1) > int64(s.cfg.MaxAssociations) {
-		s.active.Add(-1)
+	if ok, why := s.slots.takeActive(ci.host, v.registered); !ok {
 		s.reject(ctx, conn, peer, &pdu.AssociateRJ{Result: pdu.RJResultTransient, Source: pdu.RJSourceProviderPresentn, Reason: pdu.RJReasonLocalLimitExceeded},
-			fmt.Sprintf("more than %d associations at once", s.cfg.MaxAssociations), log)
+			why, log)
 		return
 	}
-	defer s.active.Add(-1)
+	defer s.slots.releaseActive(ci.host, v.registered)
 	releasePending()
 
 	var syntaxes []string
@@ -266,7 +374,7 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 		syntaxes = append(syntaxes, c.abstract)
 	}
 	// Modalities associate for every query; routine traffic logs at debug.
-	log.Debug("association accepted", "contexts", len(accepted), "peer_max_pdu", rq.UserInfo.MaxLength)
+	log.Debug("association accepted", "contexts", len(accepted), "peer_max_pdu", rq.UserInfo.MaxLength, "registered", v.registered)
 	s.event(AssociationEvent{Kind: Accepted, Peer: peer, AbstractSyntaxes: syntaxes})
 	if err := s.writePDU(conn, ac); err != nil {
 		log.Info("sending A-ASSOCIATE-AC failed", "err", err)
@@ -277,11 +385,21 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	a := newAssociation(s, conn, peer, accepted, rq.UserInfo.MaxLength, log)
 	reason, requests := a.run(ctx)
 	level := slog.LevelDebug
-	if reason != "released" {
+	if !endedNormally(reason) {
 		level = slog.LevelInfo
 	}
 	log.Log(ctx, level, "association ended", "reason", reason, "requests", requests)
 	s.event(AssociationEvent{Kind: Ended, Peer: peer, Reason: reason, Requests: requests})
+}
+
+// endedNormally tells the ways devices end associations in routine use:
+// many close the socket or abort instead of releasing, after every query.
+func endedNormally(reason string) bool {
+	switch reason {
+	case "released", "connection closed by peer", "aborted by peer":
+		return true
+	}
+	return false
 }
 
 func (s *Server) event(ev AssociationEvent) {
@@ -296,6 +414,20 @@ func (s *Server) event(ev AssociationEvent) {
 	s.cfg.OnAssociation(ev)
 }
 
+func (s *Server) refused(r Refusal) {
+	if s.cfg.OnRefused == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("OnRefused hook panicked", "panic", p)
+		}
+	}()
+	s.cfg.OnRefused(r)
+}
+
+// reject answers with rj. The log line is limited per host (a stranger may
+// knock all day); the events are not.
 func (s *Server) reject(ctx context.Context, conn net.Conn, peer Peer, rj *pdu.AssociateRJ, reason string, log *slog.Logger) {
 	log.Info("association rejected", "reason", reason)
 	// The event goes first so that the application has recorded it by the
@@ -315,32 +447,45 @@ func (s *Server) reject(ctx context.Context, conn net.Conn, peer Peer, rj *pdu.A
 	}
 }
 
-// vet applies the protocol checks and the AE policy. It returns a rejection
-// or nil.
-func (s *Server) vet(rq *pdu.AssociateRQ, addr net.Addr, log *slog.Logger) (*pdu.AssociateRJ, string) {
+// verdict is what vet decided about an A-ASSOCIATE-RQ.
+type verdict struct {
+	rj         *pdu.AssociateRJ // nil: admitted
+	why        string           // for the log and the Rejected event
+	refused    RefusalReason    // set when the admission policy refused
+	detail     string           // the policy's own words
+	registered bool
+}
+
+// vet applies the protocol checks and the admission policy.
+func (s *Server) vet(rq *pdu.AssociateRQ, ip netip.Addr) verdict {
 	if rq.ProtocolVersion&1 == 0 {
-		return &pdu.AssociateRJ{Result: pdu.RJResultPermanent, Source: pdu.RJSourceProviderACSE, Reason: pdu.RJReasonProtocolVersionNotSupp},
-			fmt.Sprintf("protocol version 0x%04X not supported", rq.ProtocolVersion)
+		return verdict{rj: &pdu.AssociateRJ{Result: pdu.RJResultPermanent, Source: pdu.RJSourceProviderACSE, Reason: pdu.RJReasonProtocolVersionNotSupp},
+			why: fmt.Sprintf("protocol version 0x%04X not supported", rq.ProtocolVersion)}
 	}
 	if rq.ApplicationContext != pdu.ApplicationContextName {
-		return &pdu.AssociateRJ{Result: pdu.RJResultPermanent, Source: pdu.RJSourceUser, Reason: pdu.RJReasonAppContextNotSupp},
-			fmt.Sprintf("application context %q not supported", rq.ApplicationContext)
+		return verdict{rj: &pdu.AssociateRJ{Result: pdu.RJResultPermanent, Source: pdu.RJSourceUser, Reason: pdu.RJReasonAppContextNotSupp},
+			why: fmt.Sprintf("application context %q not supported", rq.ApplicationContext)}
+	}
+	refuse := func(r RefusalReason, detail, why string) verdict {
+		return verdict{rj: r.rj(), why: why, refused: r, detail: detail}
 	}
 	if s.cfg.StrictCalledAE && rq.CalledAE != s.cfg.AETitle {
-		return &pdu.AssociateRJ{Result: pdu.RJResultPermanent, Source: pdu.RJSourceUser, Reason: pdu.RJReasonCalledAENotRecog},
-			fmt.Sprintf("called AE %q is not ours (%q): set the modality's worklist AE title to %q", rq.CalledAE, s.cfg.AETitle, s.cfg.AETitle)
+		detail := fmt.Sprintf("set the modality's worklist AE title to %q", s.cfg.AETitle)
+		return refuse(RefusedCalledAE, detail, fmt.Sprintf("called AE %q is not ours (%q): %s", rq.CalledAE, s.cfg.AETitle, detail))
 	}
 	if s.cfg.AllowAssociation != nil {
-		var ip netip.Addr
-		if ta, ok := addr.(*net.TCPAddr); ok {
-			ip = ta.AddrPort().Addr().Unmap()
-		}
 		if err := s.cfg.AllowAssociation(rq.CallingAE, rq.CalledAE, ip); err != nil {
-			return &pdu.AssociateRJ{Result: pdu.RJResultPermanent, Source: pdu.RJSourceUser, Reason: pdu.RJReasonCallingAENotRecog},
-				fmt.Sprintf("calling AE %q from %s not allowed: %v", rq.CallingAE, ip, err)
+			return refuse(RefusedCallingAE, err.Error(), fmt.Sprintf("calling AE %q from %s not allowed: %v", rq.CallingAE, ip, err))
 		}
 	}
-	return nil, ""
+	if s.cfg.Admit == nil {
+		return verdict{}
+	}
+	adm := s.cfg.Admit(rq.CallingAE, rq.CalledAE, ip)
+	if adm.Refuse != NotRefused {
+		return refuse(adm.Refuse, adm.Detail, fmt.Sprintf("calling AE %q from %s refused (%s): %s", rq.CallingAE, ip, adm.Refuse, adm.Detail))
+	}
+	return verdict{registered: adm.Registered}
 }
 
 type acceptedContext struct {
