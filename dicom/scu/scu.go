@@ -2,6 +2,7 @@
 // Modality Worklist C-FIND (streamed, cancellable), and MPPS N-CREATE/N-SET.
 // It backs the `vetbridge echo` and `vetbridge find` diagnostics, the tests
 // and the benchmarks, and talks to DCMTK's wlmscpfs as well as to our server.
+// It also asks a PACS which studies it holds (Study Root C-FIND, FindStudies).
 //
 // An Assoc runs one operation at a time, as an association without
 // negotiated asynchronous operations must.
