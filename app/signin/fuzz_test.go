@@ -43,17 +43,16 @@ func FuzzCallback(f *testing.F) {
 	f.Add("code=abc&state=s2")
 	f.Add("code=&state=s1&code=x")
 	f.Fuzz(func(t *testing.T, rawQuery string) {
-		results := make(chan callbackResult, 1)
-		h := callbackHandler("s1", results)
-		req, err := http.NewRequest(http.MethodGet, "http://127.0.0.1/callback", nil)
+		c := newCallback("s1", "127.0.0.1:5000")
+		req, err := http.NewRequest(http.MethodGet, "http://127.0.0.1:5000/callback", nil)
 		if err != nil {
 			t.Skip()
 		}
 		req.URL.RawQuery = rawQuery
 		rec := &statusRecorder{header: http.Header{}}
-		h.ServeHTTP(rec, req)
+		c.ServeHTTP(rec, req)
 		select {
-		case r := <-results:
+		case r := <-c.results:
 			q, _ := url.ParseQuery(rawQuery)
 			if r.err == nil && (q.Get("state") != "s1" || r.code == "" || q.Get("error") != "") {
 				t.Fatalf("query %q handed over code %q", rawQuery, r.code)

@@ -18,31 +18,46 @@ import (
 // refreshTimeout bounds a refresh started from Token, which has no context.
 const refreshTimeout = 30 * time.Second
 
-// Session is a signed-in technician. It is an oauth2.TokenSource whose access
-// token refreshes itself; every rotated refresh token is saved before the new
-// access token is handed out. Safe for concurrent use: refreshes are
+// Session is a signed-in technician (or, with Client Credentials, the
+// integration itself). It is an oauth2.TokenSource whose access token renews
+// itself; with Authorization Code, every new token pair is saved before the
+// new access token is handed out. Safe for concurrent use: renewals are
 // serialised, so two requests never spend the same refresh token.
 type Session struct {
-	m *Manager
+	m     *Manager
+	grant grantKind
+	// store keeps what survives a restart: the token record (Authorization
+	// Code) or the client secret (Client Credentials).
+	store  TokenStore
+	secret string // the client secret in use, if any
 
 	mu    sync.Mutex
 	tok   *oauth2.Token
-	ended error // ErrSignInAgain or ErrSignedOut once the session is over
+	ended error // matches ErrSignInAgain or ErrSignedOut once the session is over
 	user  *User
 	// refreshed is when the last refresh succeeded; a burst of 401s from
 	// concurrent requests then costs one refresh, not one each.
 	refreshed time.Time
 }
 
+type grantKind int
+
+const (
+	grantCode   grantKind = iota // Authorization Code + PKCE: renew with the refresh token
+	grantClient                  // Client Credentials: ask again with the secret
+)
+
 // forceRefreshGrace is how recent a refresh must be for ForceRefresh to
 // trust it instead of refreshing again.
 const forceRefreshGrace = 2 * time.Second
 
 func newSession(m *Manager, tok *oauth2.Token) *Session {
-	return &Session{m: m, tok: tok}
+	return &Session{m: m, grant: grantCode, store: m.store, secret: m.cfg.ClientSecret, tok: tok}
 }
 
-// Token implements oauth2.TokenSource.
+// Token implements oauth2.TokenSource. Its errors match ErrSignInAgain when
+// the session has ended for good and ErrUnreachable when a later try may
+// work.
 func (s *Session) Token() (*oauth2.Token, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 	defer cancel()
@@ -78,43 +93,128 @@ func (s *Session) token(ctx context.Context, force bool) (*oauth2.Token, error) 
 	return t, err
 }
 
-// refreshLocked runs the refresh grant with s.mu held. endedNow reports that
-// this call found the session over for good.
+// refreshLocked gets a new access token with s.mu held. endedNow reports
+// that this call found the session over for good.
 func (s *Session) refreshLocked(ctx context.Context) (*oauth2.Token, bool, error) {
-	old := s.tok.RefreshToken
-	if old == "" {
-		s.ended = ErrSignInAgain
-		return nil, true, fmt.Errorf("no refresh token to renew the Provet session: %w", ErrSignInAgain)
-	}
-	src := s.m.oauthConfig("").TokenSource(s.m.httpCtx(ctx), &oauth2.Token{RefreshToken: old})
-	t, err := src.Token()
+	t, err := s.fetchLocked(ctx)
 	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.ErrorCode == "invalid_client" || re.ErrorCode == "unauthorized_client") {
-			s.ended = ErrSignInAgain
-			if derr := s.m.store.Delete(ctx); derr != nil {
-				s.m.log.Warn("could not forget the refused sign-in", "store", s.m.store.Kind(), "err", derr)
+		if !errors.Is(err, ErrSignInAgain) {
+			// Network trouble or a 5xx: the session may still be good.
+			s.m.log.Warn("could not renew the Provet session; will try again", "err", err)
+			return nil, false, err
+		}
+		s.ended = err
+		if s.grant == grantCode {
+			// The refresh token is dead: a restart must not present it again.
+			if derr := s.store.Delete(ctx); derr != nil {
+				s.m.log.Warn("could not forget the refused sign-in", "store", s.store.Kind(), "err", derr)
 			}
-			s.m.log.Warn("Provet refused to renew the session; the technician must sign in again", "error_code", re.ErrorCode)
-			return nil, true, fmt.Errorf("%w (%s)", ErrSignInAgain, describeTokenError("renewing the Provet session", err))
 		}
-		// Network trouble or a 5xx: the session may still be good; try again later.
-		return nil, false, describeTokenError("renewing the Provet session", err)
+		s.m.log.Warn("Provet refused to renew the session; sign in again", "err", err)
+		return nil, true, err
 	}
-	if t.RefreshToken != old {
-		// Save before use: once Provet rotated, the old token is dead, and
-		// losing the new one would mean signing in again after a restart.
-		if err := s.m.store.Save(ctx, t.RefreshToken); err != nil {
-			s.m.log.Warn("the renewed sign-in could not be saved; after a restart you may have to sign in again", "store", s.m.store.Kind(), "err", err)
-		} else {
-			s.m.log.Debug("Provet rotated the refresh token; saved", "store", s.m.store.Kind())
-		}
-	}
+	s.persistLocked(ctx, t)
 	s.tok = t
 	s.refreshed = time.Now()
 	s.m.log.Debug("Provet access token renewed", "expires", t.Expiry)
 	c := *t
 	return &c, false, nil
+}
+
+// fetchLocked asks the token endpoint for a new access token.
+func (s *Session) fetchLocked(ctx context.Context) (*oauth2.Token, error) {
+	ctx = s.m.httpCtx(ctx)
+	if s.grant == grantClient {
+		t, err := s.m.clientCredentials(s.secret).Token(ctx)
+		if err != nil {
+			return nil, tokenFailure("Provet refused the client ID and secret", "enter the current client secret in Settings", err)
+		}
+		t.RefreshToken = "" // nothing to renew with: the secret is asked again
+		return t, nil
+	}
+	old := s.tok.RefreshToken
+	if old == "" {
+		return nil, &tokenError{kind: ErrSignInAgain, detail: "no refresh token was saved to renew the session with"}
+	}
+	t, err := s.m.oauthConfig("").TokenSource(ctx, &oauth2.Token{RefreshToken: old}).Token()
+	if err != nil {
+		return nil, tokenFailure("Provet refused to renew the session", "", err)
+	}
+	return t, nil
+}
+
+// persistLocked saves the token pair before anyone uses it: once Provet
+// rotated, the old refresh token is dead, and losing the new one would mean
+// signing in again after a restart. Client Credentials keep only the secret.
+func (s *Session) persistLocked(ctx context.Context, t *oauth2.Token) {
+	if s.grant != grantCode {
+		return
+	}
+	err := s.store.Save(ctx, encodeSaved(t))
+	if err != nil && s.store.Save(ctx, encodeRefreshOnly(t)) == nil {
+		// A keyring may refuse the larger record; the refresh token alone
+		// still spares a sign-in after a restart.
+		s.m.log.Info("kept only the refresh token; a restart renews the access token", "store", s.store.Kind(), "err", err)
+		return
+	}
+	if err != nil {
+		s.m.log.Warn("the sign-in could not be saved; after a restart you may have to sign in again", "store", s.store.Kind(), "err", err)
+		return
+	}
+	s.m.log.Debug("Provet sign-in saved", "store", s.store.Kind(), "rotated", t.RefreshToken != s.tok.RefreshToken)
+}
+
+// tokenError is a failed token request in words. It matches its kind
+// (ErrSignInAgain or ErrUnreachable) and its cause with errors.Is and As;
+// its text never carries Provet's raw answer.
+type tokenError struct {
+	kind   error
+	detail string
+	cause  error
+}
+
+func (e *tokenError) Error() string { return e.kind.Error() + " (" + e.detail + ")" }
+
+func (e *tokenError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.kind}
+	}
+	return []error{e.kind, e.cause}
+}
+
+// refusedCodes are RFC 6749 §5.2 answers that no retry changes.
+var refusedCodes = map[string]bool{
+	"invalid_grant": true, "invalid_client": true, "unauthorized_client": true,
+	"unsupported_grant_type": true, "invalid_scope": true,
+}
+
+// tokenFailure sorts a failed token request into "sign in again" (Provet
+// refused what we presented) and "try again later" (everything else).
+func tokenFailure(refused, hint string, err error) error {
+	var re *oauth2.RetrieveError
+	isRE := errors.As(err, &re)
+	if isRE && refusedCodes[re.ErrorCode] {
+		d := refused + ": " + codeText(re)
+		if hint != "" {
+			d += "; " + hint
+		}
+		return &tokenError{kind: ErrSignInAgain, detail: d, cause: err}
+	}
+	d := "asking for a new access token: " + err.Error()
+	if isRE && re.Response != nil {
+		d = fmt.Sprintf("asking for a new access token: Provet answered HTTP %d", re.Response.StatusCode)
+		if re.ErrorCode != "" {
+			d += ": " + codeText(re)
+		}
+	}
+	return &tokenError{kind: ErrUnreachable, detail: d, cause: err}
+}
+
+func codeText(re *oauth2.RetrieveError) string {
+	if re.ErrorDescription != "" {
+		return re.ErrorCode + " — " + re.ErrorDescription
+	}
+	return re.ErrorCode
 }
 
 // Client returns an http.Client, built on Config.HTTPClient, that
@@ -139,8 +239,9 @@ func (s *Session) Valid() bool {
 	return s.ended == nil
 }
 
-// SignOut revokes the refresh token at Provet (RFC 7009), which also ends its
-// access tokens, and forgets it here. The local sign-out always happens; the
+// SignOut revokes the tokens at Provet (RFC 7009) and forgets the saved
+// sign-in here; with Client Credentials that is the client secret, so a
+// restart does not sign in by itself. The local sign-out always happens; the
 // returned error only says that Provet could not be told.
 func (s *Session) SignOut(ctx context.Context) error {
 	s.mu.Lock()
@@ -151,14 +252,14 @@ func (s *Session) SignOut(ctx context.Context) error {
 	s.mu.Unlock()
 
 	var errs []error
-	if err := s.m.store.Delete(ctx); err != nil {
+	if err := s.store.Delete(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	for _, t := range []struct{ v, hint string }{{tok.RefreshToken, "refresh_token"}, {tok.AccessToken, "access_token"}} {
 		if t.v == "" {
 			continue
 		}
-		if err := s.m.revoke(ctx, t.v, t.hint); err != nil {
+		if err := s.m.revoke(ctx, t.v, t.hint, s.secret); err != nil {
 			errs = append(errs, err)
 			break // the refresh token's revocation is what matters; no point hammering
 		}
@@ -170,9 +271,9 @@ func (s *Session) SignOut(ctx context.Context) error {
 	return nil
 }
 
-func (m *Manager) revoke(ctx context.Context, token, hint string) error {
+func (m *Manager) revoke(ctx context.Context, token, hint, secret string) error {
 	form := url.Values{"token": {token}, "token_type_hint": {hint}}
-	if m.cfg.ClientSecret == "" {
+	if secret == "" {
 		form.Set("client_id", m.cfg.ClientID)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.ep.Revoke, strings.NewReader(form.Encode()))
@@ -180,8 +281,8 @@ func (m *Manager) revoke(ctx context.Context, token, hint string) error {
 		return fmt.Errorf("revocation address %q: %w", m.ep.Revoke, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if m.cfg.ClientSecret != "" {
-		req.SetBasicAuth(url.QueryEscape(m.cfg.ClientID), url.QueryEscape(m.cfg.ClientSecret))
+	if secret != "" {
+		req.SetBasicAuth(url.QueryEscape(m.cfg.ClientID), url.QueryEscape(secret))
 	}
 	resp, err := m.http.Do(req)
 	if err != nil {

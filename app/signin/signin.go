@@ -1,7 +1,8 @@
 // Package signin signs the technician in to Provet Cloud with OAuth2
 // Authorization Code + PKCE (S256) and a one-shot loopback callback (RFC 8252),
-// keeps the refresh token in the OS keyring (or a private file where there is
-// none) and hands out an http.Client whose tokens refresh themselves.
+// or an IT-managed install with Client Credentials; keeps the tokens (or the
+// client secret) in the OS keyring, or a private file where there is none;
+// and hands out an http.Client whose tokens renew themselves.
 //
 // Tokens, codes and verifiers are never logged.
 package signin
@@ -9,18 +10,15 @@ package signin
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -28,8 +26,18 @@ import (
 
 // Errors a caller may want to tell apart.
 var (
-	ErrStateMismatch = errors.New("the sign-in answer did not belong to this sign-in (state mismatch): start the sign-in again")
-	ErrSignInAgain   = errors.New("the Provet session has ended: sign in again")
+	// ErrStateMismatch: a browser brought an answer that belonged to another
+	// sign-in; it was ignored and the wait went on.
+	ErrStateMismatch = errors.New("an answer from another sign-in (an old browser tab?) was ignored")
+	// ErrSignInAgain: Provet refused the saved sign-in (invalid_grant: the
+	// refresh token expired, was revoked or was already used; or the client
+	// is no longer allowed). Retrying cannot help; the technician must sign
+	// in again. Such an error also carries Provet's *oauth2.RetrieveError.
+	ErrSignInAgain = errors.New("the Provet session has ended: sign in again")
+	// ErrUnreachable: renewing the session failed for a reason that may pass
+	// (no network, a timeout, Provet down or answering nonsense). The session
+	// stays; the next request tries again.
+	ErrUnreachable = errors.New("Provet Cloud cannot be reached")
 	// ErrNotSignedIn is Restore's answer when nothing is saved; it matches
 	// ErrNoToken too.
 	ErrNotSignedIn = fmt.Errorf("not signed in to Provet: %w", ErrNoToken)
@@ -116,9 +124,19 @@ type Config struct {
 	AuthorizeURL, TokenURL, RevokeURL, UserInfoURL string
 
 	// OpenURL shows the authorization page: the desktop app opens the
-	// browser, a headless "vetbridge login" prints the address.
+	// browser. With OnURL set, a browser that cannot be opened does not end
+	// the sign-in: the technician copies the address instead.
 	OpenURL func(string) error
-	// Store keeps the refresh token; nil keeps it in memory only.
+	// OnURL hands the authorization page's address and the moment the wait
+	// ends to the caller before the browser opens, so a window can show the
+	// address with a Copy button and a countdown, and a headless "vetbridge
+	// login" can print it. At least one of OpenURL and OnURL is required.
+	OnURL func(authURL string, deadline time.Time)
+	// SignInWait bounds the wait for the browser's answer; default
+	// DefaultSignInWait. A shorter deadline on SignIn's ctx wins.
+	SignInWait time.Duration
+	// Store keeps the sign-in (refresh token, access token and its expiry)
+	// between runs; nil keeps it in memory only.
 	Store TokenStore
 	// HTTPClient talks to the token, revocation and userinfo endpoints and
 	// is the base of Session.Client; default: a client with a 30 s timeout.
@@ -162,6 +180,12 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.RedirectPort < 0 || cfg.RedirectPort > 65535 {
 		return nil, fmt.Errorf("redirect port %d: use 0 (any free port) or a port from 1 to 65535", cfg.RedirectPort)
 	}
+	if cfg.SignInWait < 0 {
+		return nil, fmt.Errorf("sign-in wait %v: use a positive duration, or 0 for %s", cfg.SignInWait, inWords(DefaultSignInWait))
+	}
+	if cfg.SignInWait == 0 {
+		cfg.SignInWait = DefaultSignInWait
+	}
 	if len(cfg.Scopes) == 0 {
 		cfg.Scopes = []string{"restapi"}
 	}
@@ -178,6 +202,14 @@ func New(cfg Config) (*Manager, error) {
 	m.log = m.log.With("component", "signin")
 	return m, nil
 }
+
+// DefaultSignInWait is how long a sign-in waits for the browser: enough to
+// type a password and find a second factor, short enough that a forgotten
+// sign-in does not hold the callback port for long.
+const DefaultSignInWait = 5 * time.Minute
+
+// SignInWait is how long SignIn waits for the browser.
+func (m *Manager) SignInWait() time.Duration { return m.cfg.SignInWait }
 
 // Endpoints returns the URLs in use.
 func (m *Manager) Endpoints() Endpoints { return m.ep }
@@ -201,30 +233,26 @@ func (m *Manager) httpCtx(ctx context.Context) context.Context {
 	return context.WithValue(ctx, oauth2.HTTPClient, m.http)
 }
 
-type callbackResult struct {
-	code string
-	err  error
-}
-
 // SignIn runs the whole browser sign-in: it listens on 127.0.0.1 for the
-// callback, shows the authorization page through OpenURL, waits for the
-// answer (or ctx), exchanges the code with the PKCE verifier and saves the
-// refresh token. Give ctx a deadline: a technician may walk away.
+// callback, hands the authorization page to OnURL and OpenURL, waits for the
+// answer (at most SignInWait, or until ctx ends), exchanges the code with the
+// PKCE verifier and saves the tokens.
 func (m *Manager) SignIn(ctx context.Context) (*Session, error) {
-	if m.cfg.OpenURL == nil {
-		return nil, errors.New("signin: Config.OpenURL is required to show the sign-in page")
+	if m.cfg.OpenURL == nil && m.cfg.OnURL == nil {
+		return nil, errors.New("signin: Config.OpenURL or Config.OnURL is required to show the sign-in page")
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(m.cfg.RedirectPort)))
 	if err != nil {
 		return nil, fmt.Errorf("cannot wait for the sign-in on 127.0.0.1 port %d (is another program using it? choose another redirect port in Settings): %w", m.cfg.RedirectPort, err)
 	}
-	redirect := "http://" + ln.Addr().String() + "/callback"
+	host := ln.Addr().String()
+	redirect := "http://" + host + "/callback"
 	verifier := oauth2.GenerateVerifier()
 	state := randomState()
 	conf := m.oauthConfig(redirect)
 
-	results := make(chan callbackResult, 1)
-	srv := &http.Server{Handler: callbackHandler(state, results), ReadHeaderTimeout: 10 * time.Second}
+	cb := newCallback(state, host)
+	srv := &http.Server{Handler: cb, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }() // returns when Shutdown/Close runs below
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -233,49 +261,68 @@ func (m *Manager) SignIn(ctx context.Context) (*Session, error) {
 			_ = srv.Close()
 		}
 	}()
-	m.log.Info("waiting for the Provet sign-in in the browser", "callback", redirect)
+	wctx, cancel := context.WithTimeoutCause(ctx, m.cfg.SignInWait, ErrSignInTimeout)
+	defer cancel()
+	deadline, _ := wctx.Deadline()
+	m.log.Info("waiting for the Provet sign-in in the browser", "callback", redirect, "until", deadline.Format(time.TimeOnly))
 
-	if err := m.cfg.OpenURL(conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))); err != nil {
-		return nil, fmt.Errorf("could not open the sign-in page (try `vetbridge login`, which prints its address): %w", err)
+	authURL := conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))
+	if m.cfg.OnURL != nil {
+		m.cfg.OnURL(authURL, deadline)
 	}
-	var res callbackResult
-	select {
-	case res = <-results:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("the sign-in was not completed in the browser: %w", ctx.Err())
+	if m.cfg.OpenURL != nil {
+		if err := m.cfg.OpenURL(authURL); err != nil {
+			if m.cfg.OnURL == nil {
+				return nil, fmt.Errorf("could not open the sign-in page (try `vetbridge login`, which prints its address): %w", err)
+			}
+			m.log.Warn("no browser opened; the sign-in address is shown for copying", "err", err)
+		}
 	}
-	if res.err != nil {
-		m.log.Warn("sign-in failed at the authorization step", "err", res.err)
-		return nil, res.err
+	code, err := cb.wait(wctx, m.cfg.SignInWait)
+	if err != nil {
+		m.log.Warn("sign-in did not complete", "err", err)
+		return nil, err
 	}
-	tok, err := conf.Exchange(m.httpCtx(ctx), res.code, oauth2.VerifierOption(verifier))
+	tok, err := conf.Exchange(m.httpCtx(ctx), code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		err = describeTokenError("Provet did not accept the sign-in", err)
 		m.log.Warn("code exchange failed", "err", err)
 		return nil, err
 	}
 	s := newSession(m, tok)
-	if err := m.store.Save(ctx, tok.RefreshToken); err != nil {
-		// The session works now; only a restart would need a new sign-in.
-		m.log.Warn("the sign-in could not be saved; after a restart you will have to sign in again", "store", m.store.Kind(), "err", err)
-	}
-	m.log.Info("signed in to Provet", "store", m.store.Kind(), "scope", tok.Extra("scope"))
+	s.mu.Lock()
+	s.persistLocked(ctx, tok)
+	s.mu.Unlock()
+	m.log.Info("signed in to Provet", "store", m.store.Kind(), "scope", tok.Extra("scope"), "access_token_expires", tok.Expiry)
 	return s, nil
 }
 
 // Restore resumes the session saved by an earlier run. It does not contact
-// Provet, so start-up works offline; the first request refreshes the access
-// token, and a refused refresh token then reports ErrSignInAgain.
+// Provet, so start-up works offline. A saved access token that is still valid
+// is used as it is; otherwise the first request refreshes it, and a refused
+// refresh token then reports ErrSignInAgain.
 func (m *Manager) Restore(ctx context.Context) (*Session, error) {
-	rt, err := m.store.Load(ctx)
+	v, err := m.store.Load(ctx)
 	if errors.Is(err, ErrNoToken) {
 		return nil, ErrNotSignedIn
 	}
 	if err != nil {
 		return nil, err
 	}
-	m.log.Info("resuming the saved Provet sign-in", "store", m.store.Kind())
-	return newSession(m, &oauth2.Token{RefreshToken: rt}), nil
+	tok, err := decodeSaved(v)
+	if errors.Is(err, ErrNoToken) {
+		return nil, ErrNotSignedIn
+	}
+	if err != nil {
+		m.log.Warn("the saved Provet sign-in is damaged", "store", m.store.Kind())
+		return nil, fmt.Errorf("%w (kept in the %s)", err, m.store.Kind())
+	}
+	if tok.Valid() {
+		m.log.Info("resuming the saved Provet sign-in", "store", m.store.Kind(), "access_token_expires", tok.Expiry)
+	} else {
+		m.log.Info("resuming the saved Provet sign-in; the first request renews it", "store", m.store.Kind())
+	}
+	return newSession(m, tok), nil
 }
 
 // describeTokenError turns a token endpoint failure into words.
@@ -295,59 +342,4 @@ func randomState() string {
 	var b [24]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail on supported platforms
 	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// callbackHandler answers the browser's return from Provet exactly once. A
-// request without any OAuth parameters (a prefetch, a stray tab) is answered
-// but does not end the wait.
-func callbackHandler(state string, results chan<- callbackResult) http.Handler {
-	var once sync.Once
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /callback", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		if !q.Has("code") && !q.Has("error") {
-			page(w, http.StatusBadRequest, false, "This is not an answer from Provet. Return to VetBridge.")
-			return
-		}
-		handled := false
-		once.Do(func() {
-			handled = true
-			var res callbackResult
-			switch {
-			case subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1:
-				res.err = ErrStateMismatch
-			case q.Get("error") != "":
-				res.err = &RefusedError{Code: q.Get("error"), Description: q.Get("error_description")}
-			case q.Get("code") == "":
-				res.err = errors.New("Provet answered without a sign-in code: start the sign-in again")
-			default:
-				res.code = q.Get("code")
-			}
-			if res.err != nil {
-				page(w, http.StatusBadRequest, false, res.err.Error())
-			} else {
-				page(w, http.StatusOK, true, "You are signed in to Provet Cloud. You can close this tab and return to VetBridge.")
-			}
-			results <- res
-		})
-		if !handled {
-			page(w, http.StatusGone, false, "This sign-in has already finished. Return to VetBridge.")
-		}
-	})
-	return mux
-}
-
-var pageT = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>VetBridge sign-in</title></head>
-<body style="font-family:sans-serif;max-width:32em;margin:3em auto">
-<h1>{{if .OK}}Signed in{{else}}Sign-in failed{{end}}</h1><p>{{.Text}}</p></body></html>
-`))
-
-func page(w http.ResponseWriter, status int, ok bool, text string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer") // the address bar holds the code
-	w.WriteHeader(status)
-	_ = pageT.Execute(w, map[string]any{"OK": ok, "Text": text})
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/zalando/go-keyring"
 )
 
-// ErrNoToken means the store holds no refresh token: nobody has signed in yet,
+// ErrNoToken means the store holds nothing: nobody has signed in yet,
 // or the last session was signed out.
 var ErrNoToken = errors.New("no saved Provet sign-in")
 
@@ -24,11 +24,13 @@ var ErrNoToken = errors.New("no saved Provet sign-in")
 // because it is locked and waiting for a password prompt.
 var ErrKeyringTimeout = errors.New("the system keyring did not answer (it may be locked)")
 
-// TokenStore keeps the refresh token between runs. Only the refresh token is
-// persisted; access tokens live in memory.
+// TokenStore keeps one secret string between runs: for a Manager, the
+// sign-in (refresh token, access token and its expiry, encoded by this
+// package; older versions kept the bare refresh token, which is still read);
+// for ClientCredentials, the client secret.
 type TokenStore interface {
 	Load(ctx context.Context) (string, error) // ErrNoToken when there is none
-	Save(ctx context.Context, refreshToken string) error
+	Save(ctx context.Context, secret string) error
 	Delete(ctx context.Context) error
 	// Kind names where the token lives ("keyring", "file", "memory") so the
 	// app can tell the technician.
@@ -52,7 +54,7 @@ func (goKeyring) Get(s, u string) (string, error) { return keyring.Get(s, u) }
 func (goKeyring) Set(s, u, p string) error        { return keyring.Set(s, u, p) }
 func (goKeyring) Delete(s, u string) error        { return keyring.Delete(s, u) }
 
-// KeyringStore keeps the refresh token in the OS keyring (Windows Credential
+// KeyringStore keeps a TokenStore secret in the OS keyring (Windows Credential
 // Manager, macOS Keychain, Secret Service). Every call runs with a timeout so
 // that a locked keyring cannot freeze start-up.
 type KeyringStore struct {
@@ -119,8 +121,8 @@ func (k *KeyringStore) Load(ctx context.Context) (string, error) {
 }
 
 // Save implements TokenStore.
-func (k *KeyringStore) Save(ctx context.Context, refreshToken string) error {
-	_, err := k.call(ctx, func(kr keyringAPI) (string, error) { return "", kr.Set(k.Service, k.Account, refreshToken) })
+func (k *KeyringStore) Save(ctx context.Context, secret string) error {
+	_, err := k.call(ctx, func(kr keyringAPI) (string, error) { return "", kr.Set(k.Service, k.Account, secret) })
 	if err != nil {
 		return fmt.Errorf("saving the Provet sign-in in the system keyring: %w", err)
 	}
@@ -139,10 +141,13 @@ func (k *KeyringStore) Delete(ctx context.Context) error {
 // TokenFileName is the fallback file inside the data directory.
 const TokenFileName = "provet-token"
 
-// maxTokenFile bounds what Load reads: a refresh token is well under 1 KiB.
+// SecretFileName is the fallback file for the Client Credentials secret.
+const SecretFileName = "provet-client-secret"
+
+// maxTokenFile bounds what Load reads: a saved sign-in is well under 1 KiB.
 const maxTokenFile = 16 << 10
 
-// FileStore keeps the refresh token in a file only its owner can read. It is
+// FileStore keeps a TokenStore secret in a file only its owner can read. It is
 // the fallback for systems without a keyring (a server without a desktop
 // session, for instance).
 type FileStore struct {
@@ -186,7 +191,7 @@ func (f *FileStore) Load(context.Context) (string, error) {
 
 // Save implements TokenStore. The file is replaced atomically, so a crash
 // never leaves half a token (which would force a new sign-in).
-func (f *FileStore) Save(_ context.Context, refreshToken string) error {
+func (f *FileStore) Save(_ context.Context, secret string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	dir := filepath.Dir(f.Path)
@@ -203,7 +208,7 @@ func (f *FileStore) Save(_ context.Context, refreshToken string) error {
 	// the token is the key to the clinic's data.
 	err = tmp.Chmod(0o600)
 	if err == nil || errors.Is(err, errors.ErrUnsupported) {
-		_, err = tmp.WriteString(refreshToken)
+		_, err = tmp.WriteString(secret)
 	}
 	if err == nil {
 		err = tmp.Sync()
@@ -269,11 +274,20 @@ func OpenStore(ctx context.Context, dataDir, account string, log *slog.Logger) T
 	if log == nil {
 		log = slog.Default()
 	}
-	k := NewKeyringStore(account)
-	return openStore(ctx, k, dataDir, log)
+	return openStore(ctx, NewKeyringStore(account), filepath.Join(dataDir, TokenFileName), log)
 }
 
-func openStore(ctx context.Context, k *KeyringStore, dataDir string, log *slog.Logger) TokenStore {
+// OpenSecretStore is OpenStore for the Client Credentials secret: account
+// comes from SecretAccount, and the fallback file is SecretFileName, so the
+// secret and a saved sign-in never overwrite each other.
+func OpenSecretStore(ctx context.Context, dataDir, account string, log *slog.Logger) TokenStore {
+	if log == nil {
+		log = slog.Default()
+	}
+	return openStore(ctx, NewKeyringStore(account), filepath.Join(dataDir, SecretFileName), log)
+}
+
+func openStore(ctx context.Context, k *KeyringStore, path string, log *slog.Logger) TokenStore {
 	_, err := k.Load(ctx)
 	switch {
 	case err == nil, errors.Is(err, ErrNoToken):
@@ -283,8 +297,8 @@ func openStore(ctx context.Context, k *KeyringStore, dataDir string, log *slog.L
 		return k
 	default:
 		log.Info("no usable system keyring; keeping the Provet sign-in in a file only you can read",
-			"path", filepath.Join(dataDir, TokenFileName), "reason", err)
-		return NewFileStore(dataDir)
+			"path", path, "reason", err)
+		return &FileStore{Path: path}
 	}
 }
 
@@ -297,4 +311,10 @@ func Account(clientID string, ep Endpoints) string {
 	}
 	tenant, _, _ := strings.Cut(strings.Trim(u.Path, "/"), "/")
 	return clientID + "@" + u.Host + "/" + tenant
+}
+
+// SecretAccount names the keyring entry of the Client Credentials secret for
+// one client at one tenant.
+func SecretAccount(clientID string, ep Endpoints) string {
+	return Account(clientID, ep) + " client-secret"
 }

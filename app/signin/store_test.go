@@ -106,7 +106,7 @@ func TestLockedKeyringDoesNotFreeze(t *testing.T) {
 		t.Fatalf("save to a locked keyring: %v", err)
 	}
 	// A locked keyring is still the keyring: the token must not move to a file.
-	if got := openStore(context.Background(), k, t.TempDir(), quiet()); got.Kind() != "keyring" {
+	if got := openStore(context.Background(), k, filepath.Join(t.TempDir(), TokenFileName), quiet()); got.Kind() != "keyring" {
 		t.Fatalf("locked keyring replaced by %s", got.Kind())
 	}
 }
@@ -114,7 +114,7 @@ func TestLockedKeyringDoesNotFreeze(t *testing.T) {
 func TestNoKeyringFallsBackToFile(t *testing.T) {
 	dir := t.TempDir()
 	k := &KeyringStore{Service: KeyringService, Account: "a", Timeout: time.Second, kr: brokenKeyring{}}
-	got := openStore(context.Background(), k, dir, quiet())
+	got := openStore(context.Background(), k, filepath.Join(dir, TokenFileName), quiet())
 	fs, ok := got.(*FileStore)
 	if !ok || got.Kind() != "file" || fs.Path != filepath.Join(dir, TokenFileName) {
 		t.Fatalf("got %T %s", got, got.Kind())
