@@ -61,6 +61,12 @@ type Options struct {
 	MaxAttempts int
 	UserAgent   string
 
+	// StatusesConfirmed says whether someone confirmed the status mapping
+	// whose StatusFingerprint is given. When set, SetWorklistStatus and
+	// AdvanceStatus send nothing until it answers true (they return
+	// ErrStatusesUnconfirmed). Nil applies no gate: sync must set it.
+	StatusesConfirmed func(fingerprint string) bool
+
 	// Now and Sleep replace the clock for tests; Sleep must return early with
 	// ctx.Err() when ctx ends.
 	Now   func() time.Time
@@ -81,6 +87,8 @@ type Client struct {
 	now     func() time.Time
 	sleep   func(context.Context, time.Duration) error
 	limits  *limiter
+	// confirmed is Options.StatusesConfirmed.
+	confirmed func(string) bool
 	// lookupHost resolves names for Diagnose; tests replace it so they never
 	// query a real DNS server.
 	lookupHost func(ctx context.Context, host string) ([]string, error)
@@ -115,7 +123,7 @@ func New(o Options) (*Client, error) {
 	c := &Client{
 		base: base, hc: &hc, reauth: o.Reauth, mapping: o.Mapping,
 		log: o.Logger, reqTO: o.RequestTimeout, callTO: o.CallTimeout, tries: o.MaxAttempts,
-		ua: o.UserAgent, now: o.Now, sleep: o.Sleep,
+		ua: o.UserAgent, now: o.Now, sleep: o.Sleep, confirmed: o.StatusesConfirmed,
 	}
 	if c.mapping == nil {
 		c.mapping = DefaultMapping()
@@ -221,7 +229,8 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 	key := endpointKey(r.method, rel)
 	cost := max(r.cost, 1)
 	fail := func(kind error, status, attempts int, cause error) *APIError {
-		return &APIError{Kind: kind, Method: r.method, Path: rel, Status: status, Attempts: attempts, Err: cause}
+		return &APIError{Kind: kind, Method: r.method, Path: rel, Status: status, Attempts: attempts, Err: cause,
+			Endpoint: resourceOf(rel)}
 	}
 	reauthed := false
 	var last *APIError
@@ -306,6 +315,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		case s == http.StatusForbidden:
 			e := fail(ErrForbidden, s, attempt, nil)
 			e.Detail = excerpt(resp.body)
+			e.Permission = PermissionFor(rel)
 			return nil, e
 		default:
 			e := fail(ErrRejected, s, attempt, nil)

@@ -505,7 +505,9 @@ func TestLimiterBudgetsAndCost(t *testing.T) {
 		endpointKey("GET", "patient/5/"):                      1200,
 		endpointKey("GET", "client/5/"):                       500,
 		endpointKey("GET", "consultation/5/"):                 300,
-		endpointKey("GET", "appointment/5/"):                  defaultBudget,
+		endpointKey("GET", "appointment/5/"):                  900,
+		endpointKey("GET", "user/5/"):                         300,
+		endpointKey("GET", "department/5/"):                   defaultBudget,
 	} {
 		if got := budgetFor(key); got != want {
 			t.Errorf("budget %q = %d, want %d", key, got, want)

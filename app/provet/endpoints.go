@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -47,7 +46,10 @@ type WorklistQuery struct {
 	ModifiedSince time.Time // modified__gte, at minute precision (rounded down)
 	IDAfter       int64     // id__gt
 	Statuses      []Status  // status__in, with the mapping's values
-	PageSize      int       // 0 means DefaultPageSize; at most MaxPageSize
+	// StatusForm spells status__in as this tenant understands it (see
+	// Report.StatusFilter); StatusFilterNone sends no status filter.
+	StatusForm StatusFilterForm
+	PageSize   int // 0 means DefaultPageSize; at most MaxPageSize
 	// Expose asks Provet to inline these relations (?expose_<key>), e.g.
 	// "patient", "referral". Provet may ignore it: relations that come back
 	// as URLs have an empty Ref.Inline and must be fetched.
@@ -74,7 +76,7 @@ func (q WorklistQuery) values(m *Mapping) (url.Values, error) {
 	if q.IDAfter > 0 {
 		v.Set("id__gt", strconv.FormatInt(q.IDAfter, 10))
 	}
-	if len(q.Statuses) > 0 {
+	if len(q.Statuses) > 0 && q.StatusForm != StatusFilterNone {
 		var vals []string
 		for _, s := range q.Statuses {
 			sv := m.StatusValues[s]
@@ -83,7 +85,7 @@ func (q WorklistQuery) values(m *Mapping) (url.Values, error) {
 			}
 			vals = append(vals, sv...)
 		}
-		v.Set("status__in", strings.Join(vals, ","))
+		v.Set("status__in", q.StatusForm.spell(vals))
 	}
 	for _, e := range q.Expose {
 		v.Set("expose_"+e, "")
@@ -246,7 +248,13 @@ func (c *Client) WorklistItem(ctx context.Context, id int64) (*WorklistItem, err
 // SetWorklistStatus sets an order's status and returns the order as Provet
 // now has it. Setting an absolute value is idempotent, so it is retried like
 // a GET.
+//
+// It does not read the order first; AdvanceStatus does, and is what an
+// outbox should use. Both refuse while the status mapping is unconfirmed.
 func (c *Client) SetWorklistStatus(ctx context.Context, id int64, s Status) (*WorklistItem, error) {
+	if err := c.checkConfirmed(); err != nil {
+		return nil, err
+	}
 	body, err := c.mapping.statusPatch(s)
 	if err != nil {
 		return nil, err
@@ -307,4 +315,30 @@ func (c *Client) Modalities(ctx context.Context) ([]Named, error) {
 // TargetAreas lists the body regions an order can target.
 func (c *Client) TargetAreas(ctx context.Context) ([]Named, error) {
 	return c.listAll(ctx, pathTargetArea)
+}
+
+// SyncExpose are the relations sync asks Provet to inline, so a sync costs a
+// list request per page instead of several detail requests per order. For
+// relations Provet does not inline (or inlines partially, see
+// Mapping.MissingInline) sync fetches each object.
+var SyncExpose = []string{"patient", "client", "referral", "appointment",
+	"requesting_user", "supervising_veterinarian", "modality", "target_areas"}
+
+// DeltaOverlap is how far before the cursor a delta query starts, so that
+// an order saved in the same minute as the cursor is not missed.
+const DeltaOverlap = 2 * time.Minute
+
+// FullQuery is sync's reconcile query: the open orders, with relations
+// inlined, in pages of pageSize (0: DefaultPageSize; small pages cost the
+// same per order and keep each answer short).
+func FullQuery(form StatusFilterForm, pageSize int) WorklistQuery {
+	return WorklistQuery{Statuses: []Status{StatusRequested, StatusInProgress}, StatusForm: form,
+		PageSize: pageSize, Expose: SyncExpose}
+}
+
+// DeltaQuery is sync's poll: what changed since the cursor, less
+// DeltaOverlap. Doctor checks that Provet honours modified__gte, or every
+// poll would page through the whole history.
+func DeltaQuery(cursor time.Time, form StatusFilterForm) WorklistQuery {
+	return WorklistQuery{ModifiedSince: cursor.Add(-DeltaOverlap), StatusForm: form, Expose: SyncExpose}
 }

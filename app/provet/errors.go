@@ -3,6 +3,7 @@ package provet
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -38,6 +39,57 @@ type APIError struct {
 	RetryAfter time.Duration // for ErrThrottled: what Provet last asked for
 	Detail     string        // a short excerpt of Provet's answer, when useful
 	Err        error         // the underlying cause, if any
+	// Endpoint is the resource called, e.g. "modality/"; Permission is, for
+	// ErrForbidden, the Provet permission it needs (see PermissionFor).
+	Endpoint   string
+	Permission string
+}
+
+// Provet permission names, as Provet's user rights screen shows them.
+const (
+	PermImaging     = "Diagnostic imaging: Diagnostic imaging referrals"
+	PermIntegration = "Settings: Integration settings"
+	PermCalendar    = "Calendar: Appointments"
+	PermUserProfile = "Profile: User profile page"
+	PermPatients    = "Patients and clients"
+)
+
+// permissions per resource. Patients, clients and consultations have no
+// published permission name; PermPatients is what the clinic's
+// administrator looks for.
+var permissions = map[string]string{
+	"diagnosticimaging_worklist/": PermImaging,
+	"diagnosticimaging_referral/": PermImaging,
+	"modality/":                   PermIntegration,
+	"targetarea/":                 PermIntegration,
+	"imagingcategory/":            PermIntegration,
+	"imagingsubcategory/":         PermIntegration,
+	"appointment/":                PermCalendar,
+	"user/":                       PermUserProfile,
+	"patient/":                    PermPatients,
+	"client/":                     PermPatients,
+	"consultation/":               PermPatients,
+}
+
+// resourceOf is the first path segment with its slash: "patient/12/" →
+// "patient/".
+func resourceOf(rel string) string {
+	seg, _, _ := strings.Cut(strings.TrimLeft(rel, "/"), "/")
+	return seg + "/"
+}
+
+// PermissionFor names the Provet permission a resource ("modality/" or any
+// path under it) needs, or "" when it is not known.
+func PermissionFor(rel string) string { return permissions[resourceOf(rel)] }
+
+// MissingPermission returns, for an ErrForbidden, the endpoint refused and
+// the Provet permission to grant, so sync can degrade and say which.
+func MissingPermission(err error) (endpoint, permission string, ok bool) {
+	var ae *APIError
+	if !errors.As(err, &ae) || !errors.Is(ae.Kind, ErrForbidden) {
+		return "", "", false
+	}
+	return ae.Endpoint, ae.Permission, true
 }
 
 func (e *APIError) Error() string {
@@ -69,6 +121,9 @@ func (e *APIError) hint() string {
 	case ErrUnauthorized:
 		return "Sign in to Provet again"
 	case ErrForbidden:
+		if e.Permission != "" {
+			return fmt.Sprintf("Ask the clinic's Provet administrator to grant this user the permission %q", e.Permission)
+		}
 		return "Ask the clinic's Provet administrator to grant this user access to diagnostic imaging, patients and clients"
 	case ErrNotFound:
 		return "The item was probably deleted in Provet"

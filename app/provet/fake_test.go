@@ -164,6 +164,9 @@ func (f *fakeProvet) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		http.Error(w, `{"detail":"Not found."}`, http.StatusNotFound)
+	case (segs[0] == "modality" || segs[0] == "targetarea") && len(segs) == 1:
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"count":1,"num_pages":1,"next":null,"previous":null,"results":[{"id":1,"name":"X-ray"}]}`)
 	default:
 		http.NotFound(w, r)
 	}

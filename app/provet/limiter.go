@@ -27,6 +27,8 @@ var budgets = map[string]int{
 	"patient detail GET":                      1200,
 	"client detail GET":                       500,
 	"consultation detail GET":                 300,
+	"appointment detail GET":                  900,
+	"user detail GET":                         300,
 }
 
 // endpointKey classifies a path relative to the API base, e.g.
