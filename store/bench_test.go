@@ -22,6 +22,7 @@ func benchItem(i int) Item {
 		Key:      fmt.Sprintf("wl-%07d", i),
 		Date:     benchDate(i),
 		Modality: benchModalities[i%len(benchModalities)],
+		Refs:     []string{fmt.Sprintf("acc\x00A%07d", i), fmt.Sprintf("sps\x00S%07d", i)},
 		// Roughly the size of the app's JSON for one order.
 		Data: fmt.Appendf(nil, `{"id":%d,"patient":"Bella","species":"Canine","breed":"Labrador Retriever","owner":"Smith^Jane","procedure":"Thorax 2 views","accession":"A%07d","study_uid":"2.25.%d"}`, i, i, i),
 	}
@@ -103,18 +104,17 @@ func BenchmarkItemsByDateWeek(b *testing.B) {
 	benchByDate(b, "20260315", "20260321", 1918)
 }
 
-// BenchmarkItemsByModality is one modality's quarter of 100,000 items: the
-// worst case a query without a date can cost.
-func BenchmarkItemsByModality(b *testing.B) {
+// BenchmarkItemByRef is an MPPS step finding its order by accession number
+// among 100,000 items.
+func BenchmarkItemByRef(b *testing.B) {
 	s := populated(b)
 	b.ReportAllocs()
+	i := 0
 	for b.Loop() {
-		n := 0
-		if err := s.ItemsByModality("US", func(Item) error { n++; return nil }); err != nil {
-			b.Fatal(err)
+		ref := fmt.Sprintf("acc\x00A%07d", (i*7919)%benchItems)
+		if _, ok, err := s.ItemByRef(ref); err != nil || !ok {
+			b.Fatalf("ItemByRef(%q) = %v, %v", ref, ok, err)
 		}
-		if n != benchItems/4 {
-			b.Fatalf("got %d items", n)
-		}
+		i++
 	}
 }

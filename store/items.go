@@ -4,19 +4,25 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// Item is a worklist item as the store sees it: a unique key, the two fields it
+// Item is a worklist item as the store sees it: a unique key, the fields it
 // indexes, and the app's encoding of everything else.
 type Item struct {
 	Key string
 	// Date is the scheduled date as YYYYMMDD, or empty for an undated item.
 	Date string
-	// Modality is indexed exactly as given; normalise case before storing.
+	// Modality is kept with the item as given; it is not indexed.
 	Modality string
-	Data     []byte
+	// Refs are opaque strings the caller chooses to find the item by with
+	// ItemByRef, such as "sps\x00" + a Scheduled Procedure Step ID: an MPPS
+	// step finds its order through them without a full scan. The index holds
+	// exactly the refs given at the item's last put.
+	Refs []string
+	Data []byte
 }
 
 // Limits keep index keys far below bbolt's 32 KiB key limit and reject input
@@ -24,9 +30,15 @@ type Item struct {
 const (
 	maxItemKey  = 1024
 	maxModality = 64
+	maxRef      = 256
+	maxRefs     = 32
 )
 
-const itemRecordVersion = 1
+// Item record versions: 1 (schema 1) has no refs; 2 adds them. Both decode.
+const (
+	itemRecordV1      = 1
+	itemRecordVersion = 2
+)
 
 // sep ends the indexed field in an index key. Dates and modalities may not
 // contain it; item keys may, because they always come last.
@@ -42,6 +54,13 @@ func validateItem(it Item) error {
 		return fmt.Errorf("worklist item %q: date %q is not YYYYMMDD: %w", it.Key, it.Date, ErrInvalid)
 	case len(it.Modality) > maxModality || bytes.IndexByte([]byte(it.Modality), sep) >= 0:
 		return fmt.Errorf("worklist item %q: modality %q is too long or contains NUL: %w", it.Key, it.Modality, ErrInvalid)
+	case len(it.Refs) > maxRefs:
+		return fmt.Errorf("worklist item %q has %d refs, more than %d: %w", it.Key, len(it.Refs), maxRefs, ErrInvalid)
+	}
+	for _, r := range it.Refs {
+		if r == "" || len(r) > maxRef {
+			return fmt.Errorf("worklist item %q: ref %.40q is empty or longer than %d bytes: %w", it.Key, r, maxRef, ErrInvalid)
+		}
 	}
 	return nil
 }
@@ -64,16 +83,26 @@ func validDate(d string) bool {
 }
 
 // encodeItem lays out a record as: version byte, uvarint date length, date,
-// uvarint modality length, modality, data. The indexed fields are kept in the
-// record so that a later put or delete can find and remove the old index
-// entries without trusting the caller.
+// uvarint modality length, modality, uvarint ref count, each ref as uvarint
+// length and bytes, data. The indexed fields are kept in the record so that a
+// later put or delete can find and remove the old index entries without
+// trusting the caller.
 func encodeItem(it Item) []byte {
-	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(it.Date)+len(it.Modality)+len(it.Data))
+	n := 1 + (3+len(it.Refs))*binary.MaxVarintLen64 + len(it.Date) + len(it.Modality) + len(it.Data)
+	for _, r := range it.Refs {
+		n += len(r)
+	}
+	b := make([]byte, 0, n)
 	b = append(b, itemRecordVersion)
 	b = binary.AppendUvarint(b, uint64(len(it.Date)))
 	b = append(b, it.Date...)
 	b = binary.AppendUvarint(b, uint64(len(it.Modality)))
 	b = append(b, it.Modality...)
+	b = binary.AppendUvarint(b, uint64(len(it.Refs)))
+	for _, r := range it.Refs {
+		b = binary.AppendUvarint(b, uint64(len(r)))
+		b = append(b, r...)
+	}
 	return append(b, it.Data...)
 }
 
@@ -82,19 +111,35 @@ var errCorruptItem = fmt.Errorf("worklist item record: %w", ErrCorrupt)
 // decodeItem parses a record produced by encodeItem. The returned Data aliases
 // rec; callers inside a transaction must copy it.
 func decodeItem(key string, rec []byte) (Item, error) {
-	if len(rec) < 1 || rec[0] != itemRecordVersion {
+	if len(rec) < 1 || (rec[0] != itemRecordVersion && rec[0] != itemRecordV1) {
 		return Item{}, errCorruptItem
 	}
 	rest := rec[1:]
 	date, rest, ok := readField(rest, 8)
-	if !ok {
+	if !ok || !validDate(string(date)) {
 		return Item{}, errCorruptItem
 	}
 	mod, rest, ok := readField(rest, maxModality)
 	if !ok {
 		return Item{}, errCorruptItem
 	}
-	return Item{Key: key, Date: string(date), Modality: string(mod), Data: rest}, nil
+	it := Item{Key: key, Date: string(date), Modality: string(mod)}
+	if rec[0] == itemRecordVersion {
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || n > maxRefs {
+			return Item{}, errCorruptItem
+		}
+		rest = rest[w:]
+		for range n {
+			var r []byte
+			if r, rest, ok = readField(rest, maxRef); !ok || len(r) == 0 {
+				return Item{}, errCorruptItem
+			}
+			it.Refs = append(it.Refs, string(r))
+		}
+	}
+	it.Data = rest
+	return it, nil
 }
 
 // readField reads a uvarint length (at most limit) and that many bytes.
@@ -122,12 +167,23 @@ func splitIndexKey(k []byte) (field, key []byte, ok bool) {
 	return k[:i], k[i+1:], true
 }
 
+// refPrefix starts every index key of ref. The length comes first because
+// refs, like item keys, may contain any byte: no separator could end them.
+func refPrefix(ref string) []byte {
+	k := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(ref)), uint64(len(ref)))
+	return append(k, ref...)
+}
+
+func refKey(ref, key string) []byte {
+	return append(refPrefix(ref), key...)
+}
+
 type itemTx struct {
-	items, byDate, byMod *bolt.Bucket
+	items, byDate, byRef *bolt.Bucket
 }
 
 func newItemTx(tx *bolt.Tx) itemTx {
-	return itemTx{tx.Bucket(bucketItems), tx.Bucket(bucketByDate), tx.Bucket(bucketByMod)}
+	return itemTx{tx.Bucket(bucketItems), tx.Bucket(bucketByDate), tx.Bucket(bucketByRef)}
 }
 
 // removeIndexes drops the index entries of the stored version of key, if any.
@@ -147,7 +203,12 @@ func (t itemTx) removeIndexes(key string) (existed bool, err error) {
 	if err := t.byDate.Delete(indexKey(old.Date, key)); err != nil {
 		return true, err
 	}
-	return true, t.byMod.Delete(indexKey(old.Modality, key))
+	for _, r := range old.Refs {
+		if err := t.byRef.Delete(refKey(r, key)); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
 }
 
 func (t itemTx) put(it Item) error {
@@ -160,7 +221,36 @@ func (t itemTx) put(it Item) error {
 	if err := t.byDate.Put(indexKey(it.Date, it.Key), nil); err != nil {
 		return err
 	}
-	return t.byMod.Put(indexKey(it.Modality, it.Key), nil)
+	return t.indexRefs(it)
+}
+
+func (t itemTx) indexRefs(it Item) error {
+	for _, r := range it.Refs {
+		if err := t.byRef.Put(refKey(r, it.Key), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rebuildRefIndex empties the ref index and fills it from the stored items.
+// Unreadable records are left out; Open's record check moves a file with
+// such records aside anyway.
+func rebuildRefIndex(tx *bolt.Tx) error {
+	if err := tx.DeleteBucket(bucketByRef); err != nil {
+		return fmt.Errorf("drop the ref index: %w", err)
+	}
+	if _, err := tx.CreateBucket(bucketByRef); err != nil {
+		return fmt.Errorf("create the ref index: %w", err)
+	}
+	t := newItemTx(tx)
+	return t.items.ForEach(func(k, v []byte) error {
+		it, err := decodeItem(string(k), v)
+		if err != nil {
+			return nil
+		}
+		return t.indexRefs(it)
+	})
 }
 
 func (t itemTx) delete(key string) error {
@@ -172,7 +262,7 @@ func (t itemTx) delete(key string) error {
 }
 
 // PutItem inserts or replaces an item, moving its index entries if its date or
-// modality changed.
+// refs changed.
 func (s *Store) PutItem(it Item) error {
 	if err := validateItem(it); err != nil {
 		return fmt.Errorf("store worklist item: %w", err)
@@ -291,32 +381,34 @@ func (s *Store) ItemsByDate(from, to string, fn func(Item) error) error {
 	return each(items, fn)
 }
 
-// ItemsByModality calls fn, in key order, for every item whose modality is
-// exactly m. Like ItemsByDate, fn runs outside the read transaction.
-func (s *Store) ItemsByModality(m string, fn func(Item) error) error {
-	var items []Item
+// ItemByRef returns the first item, in key order, that was last put with
+// ref among its Refs. Items stored by a VetBridge before refs existed are
+// found only once they are put again with refs.
+func (s *Store) ItemByRef(ref string) (Item, bool, error) {
+	var (
+		it    Item
+		found bool
+	)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		itemsB := tx.Bucket(bucketItems)
-		c := tx.Bucket(bucketByMod).Cursor()
-		prefix := indexKey(m, "")
+		prefix := refPrefix(ref)
+		c := tx.Bucket(bucketByRef).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			it, ok, err := resolve(itemsB, k[len(prefix):])
-			if ok && it.Modality != m {
-				ok = false
-			}
+			got, ok, err := resolve(itemsB, k[len(prefix):])
 			if err != nil {
 				return err
 			}
-			if ok {
-				items = append(items, it)
+			if ok && slices.Contains(got.Refs, ref) {
+				it, found = got, true
+				return nil
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("read worklist items for modality %q: %w", m, err)
+		return Item{}, false, fmt.Errorf("find worklist item by ref %q: %w", ref, err)
 	}
-	return each(items, fn)
+	return it, found, nil
 }
 
 // AllItems calls fn, in key order, for every item. Like ItemsByDate, fn runs

@@ -1,5 +1,5 @@
 // Package store is VetBridge's embedded database: the worklist items with their
-// date and modality indexes, the outbox of status updates for Provet, MPPS
+// date and reference indexes, the outbox of status updates for Provet, MPPS
 // instances, the notified set, a bounded query log, the devices seen and a small
 // key/value area for sync cursors.
 //
@@ -7,6 +7,12 @@
 // JSON); the store only understands the few fields it must index. Every method is
 // safe for concurrent use: bbolt allows many readers alongside one writer, so
 // C-FIND lookups never wait for a sync to commit.
+//
+// Open checks the file before trusting it. A damaged or empty file is moved
+// aside as vetbridge.db.damaged-<UTC time>, what can still be read of the
+// outbox, the MPPS steps, the devices and the settings is carried into a new
+// file, and Store.Recovery says so; the worklist itself is rebuilt by the next
+// sync from Provet.
 //
 // Byte slices handed out by the store are copies: bbolt's slices point into its
 // memory map and are only valid inside the transaction that produced them.
@@ -18,9 +24,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // FileName is the database file inside the data directory.
@@ -28,8 +36,11 @@ const FileName = "vetbridge.db"
 
 // SchemaVersion is the layout this code reads and writes. A file with a higher
 // version was written by a newer VetBridge and is refused rather than
-// misread.
-const SchemaVersion = 1
+// misread; an older one is migrated in place by Open.
+//
+//   - 1: items with date and modality indexes.
+//   - 2: items carry Refs, indexed in by_ref; the modality index is gone.
+const SchemaVersion = 2
 
 // DefaultQueryLogLimit is how many query log entries are kept when
 // Options.QueryLogLimit is zero.
@@ -46,7 +57,7 @@ var (
 	bucketKV       = []byte("kv")       // app meta: sync cursors etc.
 	bucketItems    = []byte("items")    // key -> encoded item record
 	bucketByDate   = []byte("by_date")  // date \x00 key -> nil
-	bucketByMod    = []byte("by_mod")   // modality \x00 key -> nil
+	bucketByRef    = []byte("by_ref")   // uvarint len(ref), ref, key -> nil
 	bucketOutbox   = []byte("outbox")   // id (uint64 BE) -> JSON outbox record
 	bucketDedup    = []byte("dedup")    // dedup key -> id (uint64 BE)
 	bucketSteps    = []byte("steps")    // SOP instance UID -> step bytes
@@ -55,11 +66,14 @@ var (
 	bucketDevices  = []byte("devices")  // calling AE -> device bytes
 
 	allBuckets = [][]byte{
-		bucketMeta, bucketKV, bucketItems, bucketByDate, bucketByMod,
+		bucketMeta, bucketKV, bucketItems, bucketByDate, bucketByRef,
 		bucketOutbox, bucketDedup, bucketSteps, bucketNotified, bucketQueries, bucketDevices,
 	}
 
 	keySchema = []byte("schema")
+
+	// legacyByMod is schema 1's modality index, dropped by the migration.
+	legacyByMod = []byte("by_mod")
 )
 
 // ErrAlreadyRunning is returned (wrapped) by Open when another process holds the
@@ -88,6 +102,8 @@ type Options struct {
 	Timeout time.Duration
 	// QueryLogLimit bounds the query log; zero means DefaultQueryLogLimit.
 	QueryLogLimit int
+	// Now stamps the name of a damaged file moved aside; nil means time.Now.
+	Now func() time.Time
 }
 
 // Store is an open VetBridge database.
@@ -95,9 +111,14 @@ type Store struct {
 	db       *bolt.DB
 	dir      string
 	queryCap uint64
+	recovery *Recovery
 }
 
-// Open opens (creating if needed) dir/vetbridge.db.
+// Open opens (creating if needed) dir/vetbridge.db. A damaged or empty file
+// does not fail Open: it is moved aside and replaced by a new file holding
+// what could be salvaged, and Recovery reports it. Open fails with
+// ErrAlreadyRunning when another process holds the file and with
+// ErrSchemaTooNew when a newer VetBridge wrote it; neither counts as damage.
 func Open(dir string, opts Options) (*Store, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("open store: no data directory given: %w", ErrInvalid)
@@ -108,46 +129,133 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.QueryLogLimit <= 0 {
 		opts.QueryLogLimit = DefaultQueryLogLimit
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory %s (check permissions or choose another data directory): %w", dir, err)
 	}
 	path := filepath.Join(dir, FileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
-	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("another VetBridge is already using %s; close it or choose another data directory: %w", dir, ErrAlreadyRunning)
+	if err := finishRebuild(path); err != nil {
+		return nil, err
+	}
+	if err := inspect(path, dir, opts); err != nil {
+		return nil, err
+	}
+	s, err := openVerified(path, dir, opts)
+	var d errDamage
+	if errors.As(err, &d) {
+		// bbolt or the record checks found what the file walk did not.
+		if err := rebuildLocked(path, dir, d.reason, opts); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("open database %s (if the file is damaged, move it aside and VetBridge will start empty and resync from Provet): %w", path, err)
+		s, err = openVerified(path, dir, opts)
+		if errors.As(err, &d) {
+			return nil, fmt.Errorf("the rebuilt database %s fails its own check (%s); move it aside to start empty: %w", path, d.reason, ErrCorrupt)
+		}
+	}
+	return s, err
+}
+
+// openVerified opens a file that passed the walk with bbolt, migrates it and
+// checks it again through bbolt; errDamage says the file must be rebuilt.
+func openVerified(path, dir string, opts Options) (*Store, error) {
+	db, err := boltOpen(path, dir, opts.Timeout)
+	if err != nil {
+		return nil, err
 	}
 	s := &Store{db: db, dir: dir, queryCap: uint64(opts.QueryLogLimit)}
-	if err := s.init(); err != nil {
+	err = guard(s.init)
+	if err == nil {
+		err = guard(s.verify)
+	}
+	if err == nil {
+		err = s.loadRecovery()
+	}
+	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Store) init() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %s in %s: %w", name, s.dir, err)
-			}
+// guard turns a panic or memory fault in fn, which reads the file through
+// bbolt, into damage.
+func guard(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = damage("reading the file failed: %v", r)
 		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return fn()
+}
+
+func createBuckets(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			if errors.Is(err, berrors.ErrIncompatibleValue) {
+				return damage("%s is a value where a bucket belongs", name)
+			}
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// init refuses a file from a newer VetBridge before writing anything to it,
+// then creates missing buckets and migrates an older layout.
+func (s *Store) init() error {
+	var version uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return nil
+		}
 		v := meta.Get(keySchema)
 		if v == nil {
-			return meta.Put(keySchema, u64(SchemaVersion))
+			return nil
 		}
 		if len(v) != 8 {
-			return fmt.Errorf("schema marker in %s: %w", s.dir, ErrCorrupt)
+			return damage("the schema marker has %d bytes", len(v))
 		}
-		if got := binary.BigEndian.Uint64(v); got > SchemaVersion {
-			return fmt.Errorf("the database in %s was written by a newer VetBridge (schema %d, this version understands up to %d); update VetBridge or choose another data directory: %w",
-				s.dir, got, SchemaVersion, ErrSchemaTooNew)
-		}
+		version = binary.BigEndian.Uint64(v)
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	if version > SchemaVersion {
+		return fmt.Errorf("this database (%s) was written by a newer VetBridge (schema %d, this one reads up to %d); install the newer VetBridge again or move the file aside: %w",
+			filepath.Join(s.dir, FileName), version, SchemaVersion, ErrSchemaTooNew)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if err := createBuckets(tx); err != nil {
+			return err
+		}
+		if version == SchemaVersion {
+			return nil
+		}
+		if err := migrate(tx); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, u64(SchemaVersion))
+	})
+	if err != nil {
+		return fmt.Errorf("prepare database in %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// migrate brings a schema 1 file (or a new, empty one) to this schema: the
+// modality index goes, and the reference index is rebuilt from the items.
+// Schema 1 items carry no references, so the index starts out empty for
+// them; the app puts its items again with references on its next sync.
+func migrate(tx *bolt.Tx) error {
+	if err := tx.DeleteBucket(legacyByMod); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+		return fmt.Errorf("drop the modality index: %w", err)
+	}
+	return rebuildRefIndex(tx)
 }
 
 // Close releases the database file. The Store must not be used afterwards.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -100,8 +101,17 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		s2.Close()
 		t.Fatal("opened a database with a newer schema")
 	}
-	if !errors.Is(err, ErrSchemaTooNew) || !strings.Contains(err.Error(), "update VetBridge") {
-		t.Fatalf("got %v, want ErrSchemaTooNew telling the user to update", err)
+	want := fmt.Sprintf("written by a newer VetBridge (schema %d, this one reads up to %d); install the newer VetBridge again or move the file aside", SchemaVersion+1, SchemaVersion)
+	if !errors.Is(err, ErrSchemaTooNew) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want ErrSchemaTooNew saying %q", err, want)
+	}
+	if errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a newer schema is not damage: %v", err)
+	}
+	// Refused, not treated as damage: nothing was moved aside or rewritten.
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != FileName {
+		t.Fatalf("data directory holds %v after the refusal", entries)
 	}
 	// The refusal must have released the file lock.
 	s3, err := Open(dir, Options{Timeout: 100 * time.Millisecond})
@@ -181,11 +191,15 @@ func byDate(t *testing.T, s *Store, from, to string) []string {
 	return keysOf(got)
 }
 
-func byMod(t *testing.T, s *Store, m string) []string {
+// byRef returns the key ItemByRef finds for ref, as a list of zero or one.
+func byRef(t *testing.T, s *Store, ref string) []string {
 	t.Helper()
-	var got []Item
-	mustNil(t, s.ItemsByModality(m, func(it Item) error { got = append(got, it); return nil }))
-	return keysOf(got)
+	it, ok, err := s.ItemByRef(ref)
+	mustNil(t, err)
+	if !ok {
+		return nil
+	}
+	return []string{it.Key}
 }
 
 func all(t *testing.T, s *Store) []string {
@@ -215,13 +229,13 @@ func indexSize(t *testing.T, s *Store, bucket []byte) int {
 func TestItemsIndexes(t *testing.T) {
 	s := openT(t, t.TempDir())
 	for _, it := range []Item{
-		{Key: "a", Date: "20260101", Modality: "DX", Data: []byte("A")},
-		{Key: "b", Date: "20260102", Modality: "US"},
-		{Key: "c", Date: "20260102", Modality: "DX"},
+		{Key: "a", Date: "20260101", Modality: "DX", Refs: []string{"sps\x00A1", "acc\x00X1"}, Data: []byte("A")},
+		{Key: "b", Date: "20260102", Modality: "US", Refs: []string{"sps\x00B1"}},
+		{Key: "c", Date: "20260102", Modality: "DX", Refs: []string{"sps\x00C1", "acc\x00X1"}},
 		{Key: "d", Date: "20260110", Modality: "CT"},
-		{Key: "u", Date: "", Modality: "DX"}, // unscheduled date
-		// A key containing the separator must not confuse the index.
-		{Key: "e\x00x", Date: "20260102", Modality: "D"},
+		{Key: "u", Date: "", Modality: "DX", Refs: []string{"sps"}}, // unscheduled date
+		// Keys and refs containing the separator must not confuse the indexes.
+		{Key: "e\x00x", Date: "20260102", Modality: "D", Refs: []string{"sps\x00"}},
 	} {
 		mustNil(t, s.PutItem(it))
 	}
@@ -231,18 +245,25 @@ func TestItemsIndexes(t *testing.T) {
 	eq(t, "up to 1st", byDate(t, s, "", "20260101"), []string{"u", "a"})
 	eq(t, "empty range", byDate(t, s, "20260111", "20260131"), nil)
 	eq(t, "reversed range", byDate(t, s, "20260110", "20260101"), nil)
-	eq(t, "DX", byMod(t, s, "DX"), []string{"a", "c", "u"})
-	// "D" is a prefix of "DX": the index must not mix them.
-	eq(t, "D", byMod(t, s, "D"), []string{"e\x00x"})
-	eq(t, "MR", byMod(t, s, "MR"), nil)
+	eq(t, "sps A1", byRef(t, s, "sps\x00A1"), []string{"a"})
+	eq(t, "acc X1 (two items: first by key)", byRef(t, s, "acc\x00X1"), []string{"a"})
+	// "sps" and "sps\x00" are prefixes of other refs: the index must not mix them.
+	eq(t, "sps", byRef(t, s, "sps"), []string{"u"})
+	eq(t, "sps NUL", byRef(t, s, "sps\x00"), []string{"e\x00x"})
+	eq(t, "sps A", byRef(t, s, "sps\x00A"), nil)
+	eq(t, "unknown", byRef(t, s, "sps\x00Z9"), nil)
+	if it, _, _ := s.ItemByRef("sps\x00B1"); !slices.Equal(it.Refs, []string{"sps\x00B1"}) || it.Modality != "US" {
+		t.Fatalf("ItemByRef item = %+v", it)
+	}
 	eq(t, "all", all(t, s), []string{"a", "b", "c", "d", "e\x00x", "u"})
 
-	// Moving an item to another date and modality moves its index entries.
-	mustNil(t, s.PutItem(Item{Key: "a", Date: "20260110", Modality: "US", Data: []byte("A2")}))
+	// Moving an item to another date and other refs moves its index entries.
+	mustNil(t, s.PutItem(Item{Key: "a", Date: "20260110", Modality: "US", Refs: []string{"sps\x00A2"}, Data: []byte("A2")}))
 	eq(t, "1st after move", byDate(t, s, "20260101", "20260101"), nil)
 	eq(t, "10th after move", byDate(t, s, "20260110", "20260110"), []string{"a", "d"})
-	eq(t, "DX after move", byMod(t, s, "DX"), []string{"c", "u"})
-	eq(t, "US after move", byMod(t, s, "US"), []string{"a", "b"})
+	eq(t, "old sps after move", byRef(t, s, "sps\x00A1"), nil)
+	eq(t, "new sps after move", byRef(t, s, "sps\x00A2"), []string{"a"})
+	eq(t, "acc X1 after move", byRef(t, s, "acc\x00X1"), []string{"c"})
 	it, ok, err := s.GetItem("a")
 	if err != nil || !ok || string(it.Data) != "A2" {
 		t.Fatalf("GetItem after move: %+v %v %v", it, ok, err)
@@ -250,8 +271,8 @@ func TestItemsIndexes(t *testing.T) {
 	if n := indexSize(t, s, bucketByDate); n != 6 {
 		t.Fatalf("date index has %d entries, want 6", n)
 	}
-	if n := indexSize(t, s, bucketByMod); n != 6 {
-		t.Fatalf("modality index has %d entries, want 6", n)
+	if n := indexSize(t, s, bucketByRef); n != 6 {
+		t.Fatalf("ref index has %d entries, want 6", n)
 	}
 
 	mustNil(t, s.DeleteItem("c"))
@@ -260,12 +281,12 @@ func TestItemsIndexes(t *testing.T) {
 		t.Fatal("deleted item still there")
 	}
 	eq(t, "2nd after delete", byDate(t, s, "20260102", "20260102"), []string{"b", "e\x00x"})
-	eq(t, "DX after delete", byMod(t, s, "DX"), []string{"u"})
+	eq(t, "acc X1 after delete", byRef(t, s, "acc\x00X1"), nil)
 	if n := indexSize(t, s, bucketByDate); n != 5 {
 		t.Fatalf("date index has %d entries after delete, want 5", n)
 	}
-	if n := indexSize(t, s, bucketByMod); n != 5 {
-		t.Fatalf("modality index has %d entries after delete, want 5", n)
+	if n := indexSize(t, s, bucketByRef); n != 4 {
+		t.Fatalf("ref index has %d entries after delete, want 4", n)
 	}
 }
 
@@ -316,7 +337,6 @@ func TestCallbacksStopAndMayReenter(t *testing.T) {
 	stop := errors.New("stop")
 	for name, walk := range map[string]func(func(Item) error) error{
 		"date":     func(fn func(Item) error) error { return s.ItemsByDate("", "", fn) },
-		"modality": func(fn func(Item) error) error { return s.ItemsByModality("DX", fn) },
 		"all":      s.AllItems,
 	} {
 		n := 0
@@ -347,16 +367,22 @@ func TestCallbacksStopAndMayReenter(t *testing.T) {
 
 func TestApplyItems(t *testing.T) {
 	s := openT(t, t.TempDir())
-	mustNil(t, s.PutItem(Item{Key: "old", Date: "20260101", Modality: "DX"}))
-	mustNil(t, s.PutItem(Item{Key: "keep", Date: "20260101", Modality: "DX"}))
+	mustNil(t, s.PutItem(Item{Key: "old", Date: "20260101", Modality: "DX", Refs: []string{"r-old"}}))
+	mustNil(t, s.PutItem(Item{Key: "keep", Date: "20260101", Modality: "DX", Refs: []string{"r-keep1"}}))
 	mustNil(t, s.ApplyItems([]Item{
-		{Key: "new1", Date: "20260102", Modality: "US"},
-		{Key: "keep", Date: "20260103", Modality: "US"},
-		{Key: "both", Date: "20260103", Modality: "US"},
+		{Key: "new1", Date: "20260102", Modality: "US", Refs: []string{"r-new"}},
+		{Key: "keep", Date: "20260103", Modality: "US", Refs: []string{"r-keep2"}},
+		{Key: "both", Date: "20260103", Modality: "US", Refs: []string{"r-both"}},
 	}, []string{"old", "both", "never-existed"}))
 	eq(t, "all", all(t, s), []string{"keep", "new1"})
-	eq(t, "US", byMod(t, s, "US"), []string{"keep", "new1"})
-	eq(t, "DX", byMod(t, s, "DX"), nil)
+	eq(t, "r-new", byRef(t, s, "r-new"), []string{"new1"})
+	eq(t, "r-keep2", byRef(t, s, "r-keep2"), []string{"keep"})
+	for _, gone := range []string{"r-old", "r-keep1", "r-both"} {
+		eq(t, gone, byRef(t, s, gone), nil)
+	}
+	if n := indexSize(t, s, bucketByRef); n != 2 {
+		t.Fatalf("ref index has %d entries, want 2", n)
+	}
 	eq(t, "3rd", byDate(t, s, "20260103", "20260103"), []string{"keep"})
 
 	// One bad item rejects the whole batch: nothing of it is applied.
@@ -660,8 +686,8 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 
 func TestCorruptItemRecovers(t *testing.T) {
 	s := openT(t, t.TempDir())
-	mustNil(t, s.PutItem(Item{Key: "k", Date: "20260101", Modality: "DX"}))
-	mustNil(t, s.PutItem(Item{Key: "ok", Date: "20260101", Modality: "DX"}))
+	mustNil(t, s.PutItem(Item{Key: "k", Date: "20260101", Modality: "DX", Refs: []string{"r1"}}))
+	mustNil(t, s.PutItem(Item{Key: "ok", Date: "20260101", Modality: "DX", Refs: []string{"r1"}}))
 	mustNil(t, s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketItems).Put([]byte("k"), []byte{0xEE, 1, 2})
 	}))
@@ -673,11 +699,11 @@ func TestCorruptItemRecovers(t *testing.T) {
 	}
 	// Replacing the record leaves its old index entries behind (they cannot
 	// be read from it); lookups must not return the item under them.
-	mustNil(t, s.PutItem(Item{Key: "k", Date: "20260202", Modality: "US"}))
+	mustNil(t, s.PutItem(Item{Key: "k", Date: "20260202", Modality: "US", Refs: []string{"r2"}}))
 	eq(t, "old date", byDate(t, s, "20260101", "20260101"), []string{"ok"})
-	eq(t, "old modality", byMod(t, s, "DX"), []string{"ok"})
+	eq(t, "old ref", byRef(t, s, "r1"), []string{"ok"})
 	eq(t, "new date", byDate(t, s, "20260202", "20260202"), []string{"k"})
-	eq(t, "new modality", byMod(t, s, "US"), []string{"k"})
+	eq(t, "new ref", byRef(t, s, "r2"), []string{"k"})
 	// Deleting a corrupt record works too.
 	mustNil(t, s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketItems).Put([]byte("ok"), []byte{})
