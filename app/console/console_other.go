@@ -8,6 +8,6 @@ import "os"
 // should be.
 type osPlatform struct{}
 
-func (osPlatform) Valid(Stream) bool            { return true }
-func (osPlatform) AttachParent() bool           { return false }
+func (osPlatform) Valid(Stream) bool             { return true }
+func (osPlatform) AttachParent() bool            { return false }
 func (osPlatform) Open(Stream) (*os.File, error) { return nil, os.ErrInvalid }
