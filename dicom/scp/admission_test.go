@@ -176,10 +176,14 @@ func TestStrangerFindSCUIsRefused(t *testing.T) {
 func TestAdmissionRefusals(t *testing.T) {
 	var refused refusals
 	var rejectedEvents atomic.Int32
+	var accepted atomic.Value
 	srv := startServer(t, scp.Config{Admit: devicePolicy, OnRefused: refused.add,
 		OnAssociation: func(ev scp.AssociationEvent) {
-			if ev.Kind == scp.Rejected {
+			switch ev.Kind {
+			case scp.Rejected:
 				rejectedEvents.Add(1)
+			case scp.Accepted:
+				accepted.Store(ev)
 			}
 		}})
 	ctx := context.Background()
@@ -200,6 +204,9 @@ func TestAdmissionRefusals(t *testing.T) {
 		t.Fatalf("US1 from its own address: %v", err)
 	}
 	a.Release(ctx)
+	if ev, _ := accepted.Load().(scp.AssociationEvent); ev.Peer.CallingAE != "US1" || !ev.Registered {
+		t.Errorf("accepted event %+v, want US1 marked registered", ev)
+	}
 
 	got := refused.all()
 	if len(got) != len(want) {

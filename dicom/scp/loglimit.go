@@ -19,8 +19,9 @@ type logLimiter struct {
 	every time.Duration
 	now   func() time.Time
 
-	mu   sync.Mutex
-	seen map[limitKey]*limitEntry
+	mu        sync.Mutex
+	seen      map[limitKey]*limitEntry
+	lastPrune time.Time
 }
 
 type limitKey struct {
@@ -42,8 +43,11 @@ func (l *logLimiter) allow(host netip.Addr, msg string) (bool, int) {
 	k := limitKey{host, msg}
 	e := l.seen[k]
 	if e == nil {
-		if len(l.seen) >= maxLimitKeys {
+		// A scan per new host would make a flood from many addresses
+		// quadratic; entries only become prunable as intervals pass.
+		if len(l.seen) >= maxLimitKeys && now.Sub(l.lastPrune) >= l.every/4 {
 			l.prune(now)
+			l.lastPrune = now
 		}
 		if len(l.seen) >= maxLimitKeys {
 			k.host = netip.Addr{}

@@ -375,10 +375,10 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn, ci connInfo) {
 	}
 	// Modalities associate for every query; routine traffic logs at debug.
 	log.Debug("association accepted", "contexts", len(accepted), "peer_max_pdu", rq.UserInfo.MaxLength, "registered", v.registered)
-	s.event(AssociationEvent{Kind: Accepted, Peer: peer, AbstractSyntaxes: syntaxes})
+	s.event(AssociationEvent{Kind: Accepted, Peer: peer, AbstractSyntaxes: syntaxes, Registered: v.registered})
 	if err := s.writePDU(conn, ac); err != nil {
 		log.Info("sending A-ASSOCIATE-AC failed", "err", err)
-		s.event(AssociationEvent{Kind: Ended, Peer: peer, Reason: "sending A-ASSOCIATE-AC failed"})
+		s.event(AssociationEvent{Kind: Ended, Peer: peer, Reason: "sending A-ASSOCIATE-AC failed", Registered: v.registered})
 		return
 	}
 
@@ -389,7 +389,7 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn, ci connInfo) {
 		level = slog.LevelInfo
 	}
 	log.Log(ctx, level, "association ended", "reason", reason, "requests", requests)
-	s.event(AssociationEvent{Kind: Ended, Peer: peer, Reason: reason, Requests: requests})
+	s.event(AssociationEvent{Kind: Ended, Peer: peer, Reason: reason, Requests: requests, Registered: v.registered})
 }
 
 // endedNormally tells the ways devices end associations in routine use:

@@ -8,10 +8,20 @@
 // association can stall or crash another: reads and writes have deadlines
 // and panics are recovered into an A-ABORT.
 //
+// Admission: the application's AdmitFunc decides, per A-ASSOCIATE-RQ, who
+// may associate and who is a registered device; a refusal is a permanent
+// A-ASSOCIATE-RJ and a Refusal event. Nothing is served outside an accepted
+// association, so the policy covers C-FIND and MPPS alike.
+//
 // Limits, all configurable: connections that have not associated yet are
-// closed after ARTIMTimeout (10 s) and capped at MaxPending (512) without
-// counting against MaxAssociations (64), beyond which peers get a transient
-// A-ASSOCIATE-RJ "local limit exceeded". An association on which nothing
+// counted per address as soon as they are accepted, before anything is
+// read, capped at MaxPendingPerIP (8) and MaxPending (512), and closed
+// after ARTIMTimeout (10 s, 1 s when those slots are half used). Accepted
+// associations are capped at MaxAssociationsPerIP (16) and MaxAssociations
+// (64), of which ReservedAssociations (a quarter) only registered devices
+// may take; beyond these peers get a transient A-ASSOCIATE-RJ "local limit
+// exceeded". Info and Warn lines about one host are written at most once
+// per HostLogInterval (5 min) per message. An association on which nothing
 // arrives for IdleTimeout (2 min) while no request is served is aborted; a
 // write that takes longer than WriteTimeout (30 s) ends its association. A
 // PDU may be at most four times the advertised 16 KiB (at least 64 KiB) and
@@ -127,8 +137,13 @@ type AssociationEvent struct {
 	AbstractSyntaxes []string
 	// Requests counts the DIMSE requests served (Ended only).
 	Requests int
+	// Registered is the admission policy's word on the peer (Accepted
+	// and Ended only).
+	Registered bool
 }
 
 // AllowFunc decides whether a calling AE from an address may associate. A
 // non-nil error rejects with "calling AE not recognised" and is logged.
+// AdmitFunc supersedes it: it can also refuse for the called AE or the
+// address and mark registered devices.
 type AllowFunc func(callingAE, calledAE string, remoteIP netip.Addr) error
