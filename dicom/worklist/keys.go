@@ -56,6 +56,8 @@ const (
 	tagReqProcDescription   Tag = 0x00321060
 	tagStudyInstanceUID     Tag = 0x0020000D
 	tagPatientName          Tag = 0x00100010
+	tagAccessionNumber      Tag = 0x00080050
+	tagOtherPatientIDs      Tag = 0x00101002
 )
 
 // matchKind says how a key's value is matched against an item.
@@ -113,7 +115,7 @@ func codeAttr(t Tag, keyword string, inSPS bool, label string, f func(*Item) **C
 // attrs lists, in tag order per level, every attribute with a meaning here.
 // Others a device asks for are returned empty.
 var attrs = []attr{
-	mk(0x00080050, "AccessionNumber", "SH", false, matchExact, "accession number", func(it *Item) *string { return &it.AccessionNumber }),
+	mk(tagAccessionNumber, "AccessionNumber", "SH", false, matchExact, "accession number", func(it *Item) *string { return &it.AccessionNumber }),
 	mk(0x00080090, "ReferringPhysicianName", "PN", false, matchName, "referring vet", func(it *Item) *string { return &it.ReferringPhysician }),
 	{tag: 0x00081110, keyword: "ReferencedStudySequence", vr: "SQ"},
 	{tag: 0x00081120, keyword: "ReferencedPatientSequence", vr: "SQ"},
@@ -121,7 +123,7 @@ var attrs = []attr{
 	mk(tagPatientID, "PatientID", "LO", false, matchExact, "patient ID", func(it *Item) *string { return &it.PatientID }),
 	mk(0x00100030, "PatientBirthDate", "DA", false, matchDate, "birth date", func(it *Item) *string { return &it.PatientBirthDate }),
 	mk(0x00100040, "PatientSex", "CS", false, matchCode, "sex", func(it *Item) *string { return &it.PatientSex }),
-	{tag: 0x00101002, keyword: "OtherPatientIDsSequence", vr: "SQ", kind: matchOtherIDs, label: "microchip",
+	{tag: tagOtherPatientIDs, keyword: "OtherPatientIDsSequence", vr: "SQ", kind: matchOtherIDs, label: "microchip",
 		list: func(it *Item) *[]string { return &it.OtherPatientIDs }},
 	{tag: 0x00101030, keyword: "PatientWeight", vr: "DS", kind: matchNumber, label: "weight (kg)",
 		get: func(it *Item) string { return formatWeight(it.PatientWeightKg) },

@@ -714,7 +714,7 @@ func (p *pred) whenReason(it *Item, q *Query) Reason {
 	r.Have = strings.TrimSpace(d + " " + t)
 	who := "the device asked for"
 	if dk != nil && dk.Profile {
-		who = "the device sent no date; its default window is"
+		who = "the device sent no date, patient or order number; its default window is"
 	}
 	r.Text = fmt.Sprintf("%s; %s %s", have, who, r.Want)
 	return r

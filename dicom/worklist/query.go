@@ -55,6 +55,29 @@ func isUniversal(v string) bool {
 	return v == "" || strings.Trim(v, "*") == ""
 }
 
+// identifyingKeys name one patient or one order.
+var identifyingKeys = map[attrKey]bool{
+	{tagPatientName, false}: true, {tagPatientID, false}: true, {tagOtherPatientIDs, false}: true,
+	{tagAccessionNumber, false}: true, {tagReqProcID, false}: true, {tagStudyInstanceUID, false}: true,
+	{tagSPSID, true}: true,
+}
+
+// namesPatientOrOrder reports whether the device itself asked for a patient
+// or an order by a value that filters. Such a query searches every date: a
+// technician who types an owner's name or scans an accession number means
+// that animal or that order, even when it was booked days ago and is still
+// open, so a device profile's default date window is for broad queries only.
+// Values set by a profile, or noted as unusable and so matched as universal,
+// do not count: they do not narrow what the device sees.
+func (q *Query) namesPatientOrOrder() bool {
+	for _, k := range q.Keys {
+		if identifyingKeys[attrKey{k.Tag, k.InSPS}] && !k.Profile && k.Note == "" && !k.Universal() {
+			return true
+		}
+	}
+	return false
+}
+
 // Key returns the key for tag at the given level, if requested.
 func (q *Query) Key(t Tag, inSPS bool) (*Key, bool) {
 	for i := range q.Keys {

@@ -23,8 +23,10 @@ type Profile struct {
 	// StationFromCalling uses the calling AE as Scheduled Station AE when the
 	// query sends none or `*`, so a device sees only its own items.
 	StationFromCalling bool
-	// DaysBefore and DaysAfter make the date window used when the query has
-	// no date: today-DaysBefore to today+DaysAfter. -1 leaves that side open.
+	// DaysBefore and DaysAfter make the date window used when a broad query
+	// has no date: today-DaysBefore to today+DaysAfter. -1 leaves that side
+	// open. A query that names a patient or an order searches every date
+	// (Query.namesPatientOrOrder).
 	DaysBefore, DaysAfter int
 	// ShowStarted lists items already STARTED, COMPLETED or DISCONTINUED.
 	ShowStarted bool
@@ -55,7 +57,8 @@ func (p Profile) Apply(q Query, callingAE string, now time.Time) Query {
 		}
 	}
 	dk, hasDate := q.Key(tagSPSStartDate, true)
-	if (!hasDate || dk.Universal() || dk.Note != "") && (p.DaysBefore >= 0 || p.DaysAfter >= 0) {
+	noDate := !hasDate || dk.Universal() || dk.Note != ""
+	if noDate && !q.namesPatientOrOrder() && (p.DaysBefore >= 0 || p.DaysAfter >= 0) {
 		var lo, hi string
 		if p.DaysBefore >= 0 {
 			lo = now.AddDate(0, 0, -p.DaysBefore).Format("20060102")

@@ -100,7 +100,7 @@ func TestServiceProfiles(t *testing.T) {
 	}
 	tomorrow, _ := s.Index.Get("tomorrow-dx")
 	rs := Explain(back.Query, tomorrow)
-	if len(rs) != 1 || rs[0].Text != "scheduled tomorrow (2026-11-23); the device sent no date; its default window is 2026-11-22" {
+	if len(rs) != 1 || rs[0].Text != "scheduled tomorrow (2026-11-23); the device sent no date, patient or order number; its default window is 2026-11-22" {
 		t.Errorf("Explain = %+v", rs)
 	}
 	started, _ := s.Index.Get("started-dx")
@@ -218,5 +218,89 @@ func TestServiceAnswersDCMTKExampleQueries(t *testing.T) {
 		if strings.Contains(f, "wlistqry3.") && n != 3 {
 			t.Errorf("%s: a name-only query got %d answers, want the 3 in the default window", f, n)
 		}
+	}
+}
+
+// A query that names a patient or an order searches every date; the
+// profile's default window is for broad queries only.
+func TestProfileWindowOnlyForBroadQueries(t *testing.T) {
+	now := mustTime(t, "2026-11-22T10:00:00Z")
+	p := DefaultProfile()
+	window := func(keys ...Key) string {
+		q := p.Apply(Query{SPS: true, Keys: append(keys, key(tagSPSStartDate, true, ""))}, "X", now)
+		dk, _ := q.Key(tagSPSStartDate, true)
+		return dk.Value
+	}
+	for _, k := range []Key{
+		key(tagPatientName, false, "OWNER*"), key(tagPatientID, false, "P-10042"),
+		key(tagOtherPatientIDs, false, "985112345678901"), key(tagAccessionNumber, false, "ACC1"),
+		key(tagReqProcID, false, "RP1001"), key(tagStudyInstanceUID, false, "1.2.3"), key(tagSPSID, true, "SPS1001"),
+	} {
+		if w := window(k); w != "" {
+			t.Errorf("%s: window %q, want every date", k.Name, w)
+		}
+	}
+	profileSet := key(tagPatientID, false, "P-10042")
+	profileSet.Profile = true
+	for _, keys := range [][]Key{
+		nil,
+		{key(tagPatientName, false, "*")},
+		{key(tagPatientName, false, " ")},
+		{key(tagAccessionNumber, false, "**")},
+		{key(tagModality, true, "DX")},
+		{key(0x00102201, false, "Dog")},                      // a species is not a patient
+		{{Tag: tagPatientID, InSPS: true, Value: "P-10042"}}, // not a key at that level
+		{{Tag: tagSPSID, Value: "SPS1001"}},                  // nor this one
+		{profileSet},                                         // the device did not ask
+	} {
+		if w := window(keys...); w != "20261121-20261123" {
+			t.Errorf("%v: window %q, want the profile's", keys, w)
+		}
+	}
+	// The device's own date is always honoured.
+	q := p.Apply(Query{Keys: []Key{key(tagPatientName, false, "OWNER*"), key(tagSPSStartDate, true, "20261101")}}, "X", now)
+	if dk, _ := q.Key(tagSPSStartDate, true); dk.Value != "20261101" || dk.Profile {
+		t.Errorf("date key %+v", dk)
+	}
+}
+
+// The console case: an owner's exam booked three days ago and still open is
+// found by name or accession, not by a routine poll; Explain says the same.
+func TestServiceFindsOpenExamByPatientOnAnyDate(t *testing.T) {
+	open := baseItem()
+	open.Key, open.PatientName, open.AccessionNumber, open.StartDate = "open", "Owner^Rex", "ACC-OLD", "20261119"
+	started := open
+	started.Key, started.AccessionNumber, started.SPSStatus = "started", "ACC-STARTED", "STARTED"
+	today := baseItem()
+	today.Key = "today"
+	s, recs := testService(t, open, started, today)
+	ident := func(name, acc string) []byte {
+		return newBuilder(false, true).el(0x00080050, "SH", acc).el(tagPatientName, "PN", name).
+			seq(tagSPSSequence, func(b *dsBuilder) { b.el(tagModality, "CS", "").el(tagSPSStartDate, "DA", "") }).b
+	}
+	keys := func(items []Item) []string {
+		var out []string
+		for _, it := range items {
+			out = append(out, it.AccessionNumber)
+		}
+		return out
+	}
+	if got, _ := find(t, s, context.Background(), "CONSOLE", ident("OWNER*", "")); !reflect.DeepEqual(keys(got), []string{"ACC-OLD"}) {
+		t.Errorf("name search found %v, want the open exam of three days ago (not the started one)", keys(got))
+	}
+	byName := (*recs)[len(*recs)-1]
+	if got, _ := find(t, s, context.Background(), "CONSOLE", ident("", "ACC-OLD")); !reflect.DeepEqual(keys(got), []string{"ACC-OLD"}) {
+		t.Errorf("accession search found %v", keys(got))
+	}
+	if got, _ := find(t, s, context.Background(), "CONSOLE", ident("", "")); !reflect.DeepEqual(keys(got), []string{today.AccessionNumber}) {
+		t.Errorf("broad poll found %v, want today's only", keys(got))
+	}
+	broad := (*recs)[len(*recs)-1]
+	if rs := Explain(byName.Query, open); len(rs) != 0 {
+		t.Errorf("Explain of the name search: %+v, want a match", rs)
+	}
+	rs := Explain(broad.Query, open)
+	if len(rs) != 1 || rs[0].Text != "scheduled on 2026-11-19; the device sent no date, patient or order number; its default window is 2026-11-21 to 2026-11-23" {
+		t.Errorf("Explain of the poll: %+v", rs)
 	}
 }
