@@ -42,13 +42,13 @@ func (c *dicomClient) explain(err error) error {
 	switch {
 	case errors.As(err, &rj):
 		if rj.RJ.Source == pdu.RJSourceUser && rj.RJ.Reason == pdu.RJReasonCallingAENotRecog {
-			return fmt.Errorf("the PACS at %s refused the association: it does not know our AE title %q; add it (with this computer's address) to the PACS's list of modalities: %w", addr, c.opts.CallingAE, err)
+			return fmt.Errorf("the PACS at %s refused the association: it does not know our AE title %q; add it (with this computer's address) to the PACS's list of modalities (%w)", addr, c.opts.CallingAE, rj)
 		}
-		return fmt.Errorf("the PACS at %s refused the association: check its AE title (we called it %q) and that it accepts our AE title %q: %w", addr, c.cfg.AETitle, c.opts.CallingAE, err)
+		return fmt.Errorf("the PACS at %s refused the association: check its AE title (we called it %q) and that it accepts our AE title %q (%w)", addr, c.cfg.AETitle, c.opts.CallingAE, rj)
 	case errors.As(err, &ab):
-		return fmt.Errorf("the PACS at %s aborted the association: check its AE title (%q) and that it accepts our AE title %q: %w", addr, c.cfg.AETitle, c.opts.CallingAE, err)
+		return fmt.Errorf("the PACS at %s aborted the association: check its AE title (%q) and that it accepts our AE title %q (%w)", addr, c.cfg.AETitle, c.opts.CallingAE, ab)
 	case errors.As(err, &op) && op.Op == "dial" && !op.Timeout():
-		return fmt.Errorf("cannot connect to the PACS at %s: check host and port, and that the PACS is running: %w", addr, err)
+		return fmt.Errorf("cannot connect to the PACS at %s: check host and port, and that the PACS is running (%w)", addr, op)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("the PACS at %s did not answer in time: %w", addr, err)
 	case errors.As(err, &ne) && ne.Timeout():

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +17,8 @@ import (
 
 	"github.com/vetbridge/vetbridge/app/pacs"
 )
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 const dicomWebPlugin = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 
@@ -217,7 +221,7 @@ func clients(t *testing.T, o *orthanc) map[string]pacs.Client {
 		"DICOM":   {AETitle: "ORTHANC", Host: "127.0.0.1", Port: o.dicomPort},
 		"QIDO-RS": {QIDOURL: fmt.Sprintf("http://127.0.0.1:%d/dicom-web/", o.httpPort)},
 	} {
-		c, err := pacs.New(cfg, pacs.Options{CallingAE: ourAE, Timeout: 10 * time.Second})
+		c, err := pacs.New(cfg, pacs.Options{CallingAE: ourAE, Timeout: 10 * time.Second, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -278,5 +282,96 @@ func TestOrthanc(t *testing.T) {
 				t.Errorf("next day: %+v, %v", other, err)
 			}
 		})
+	}
+	t.Run("wrong AE titles", func(t *testing.T) {
+		for _, tc := range []struct {
+			called, calling, want string
+		}{
+			{"NOT-ORTHANC", ourAE, "refused the association: check its AE title"},
+			{"ORTHANC", "STRANGER", "STRANGER"},
+		} {
+			c, err := pacs.New(pacs.Config{AETitle: tc.called, Host: "127.0.0.1", Port: o.dicomPort}, pacs.Options{CallingAE: tc.calling, Timeout: 10 * time.Second, Logger: quiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Studies(ctx, pacs.Day(examDay))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("called %s, calling %s: %v", tc.called, tc.calling, err)
+			}
+			t.Logf("called %s, calling %s: %v", tc.called, tc.calling, err)
+		}
+	})
+}
+
+// Stopping the PACS makes Ping and Studies fail in words, and the poller
+// report the outage and back off, timer by timer; the last good round stays
+// the last one reported.
+func TestOrthancGoingDown(t *testing.T) {
+	o := startOrthanc(t)
+	o.store(t, fixture())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cs := clients(t, o)
+
+	clock := newFakeClock(examDay)
+	rounds := make(chan pacs.Round, 8)
+	states := make(chan pacs.State, 8)
+	p := pacs.NewPoller(pacs.PollerConfig{
+		Client:    cs["DICOM"],
+		Referrals: func() []pacs.Referral { return []pacs.Referral{{Key: "r1", Accession: "ACC-1001", Date: examDay}} },
+		Report:    func(r pacs.Round) { rounds <- r },
+		OnState:   func(s pacs.State) { states <- s },
+		Interval:  time.Minute, Gap: time.Second, MinBackoff: 10 * time.Second, MaxBackoff: 30 * time.Second,
+		Clock: clock, Logger: quiet,
+	})
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+
+	r := <-rounds
+	if len(r.Matches) != 1 || r.Matches[0].Instances() != 5 || len(r.Unmatched) != 1 || r.Unmatched[0].Accession != "WALKIN-7" {
+		t.Fatalf("first round %+v", r)
+	}
+	if d := <-clock.created; d != time.Minute {
+		t.Fatalf("after a good round the poller waits %v, want the interval", d)
+	}
+
+	o.stop()
+	for name, c := range cs {
+		if err := c.Ping(ctx); err == nil || !strings.Contains(err.Error(), "cannot connect to the PACS") {
+			t.Errorf("%s ping with the PACS down: %v", name, err)
+		}
+		if _, err := c.Studies(ctx, pacs.Day(examDay)); err == nil || !strings.Contains(err.Error(), "check host and port") &&
+			!strings.Contains(err.Error(), "check qido_url") {
+			t.Errorf("%s studies with the PACS down: %v", name, err)
+		}
+	}
+
+	downAt := examDay.Add(time.Minute)
+	clock.Advance(time.Minute)
+	s := <-states
+	if s.Up || !s.DownSince.Equal(downAt) || !strings.Contains(s.String(), "PACS unreachable since "+downAt.Format("15:04")) {
+		t.Fatalf("state after the failed round: %+v (%s)", s, s)
+	}
+	t.Log(s.String())
+	for _, want := range []time.Duration{10 * time.Second, 20 * time.Second, 30 * time.Second, 30 * time.Second} {
+		d := <-clock.created
+		if d != want {
+			t.Fatalf("backoff %v, want %v", d, want)
+		}
+		p.Kick() // the detail pane opening must not bypass the backoff
+		clock.Advance(d)
+		s := <-states
+		if s.Up || !s.DownSince.Equal(downAt) {
+			t.Fatalf("state %+v", s)
+		}
+	}
+	select {
+	case r := <-rounds:
+		t.Fatalf("a round was reported while the PACS was down: %+v", r)
+	default:
+	}
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("Run returned %v", err)
 	}
 }

@@ -159,7 +159,7 @@ func (c *qidoClient) explain(err error) error {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("the PACS at %s did not answer in time: %w", c.base, err)
 	case errors.As(err, &op) && op.Op == "dial" && !op.Timeout():
-		return fmt.Errorf("cannot connect to the PACS at %s: check qido_url's host and port, and that the PACS is running: %w", c.base, err)
+		return fmt.Errorf("cannot connect to the PACS at %s: check qido_url's host and port, and that the PACS is running (%w)", c.base, op)
 	case errors.As(err, &ne) && ne.Timeout():
 		return fmt.Errorf("the PACS at %s did not answer in time: check qido_url and any firewall between: %w", c.base, err)
 	}
