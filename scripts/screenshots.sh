@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-go build -tags migrated_fynedo -o "$work/barewindow" "$root/ui/barewindow"
+go build -tags migrated_fynedo -o "$work/barewindow" "$root/tools/barewindow"
 port=11170
 
 # in_display CMD: runs a shell snippet with its own X display and session bus.
@@ -59,8 +59,8 @@ the resident set (VmRSS) of each process 20 s after it started, both in the same
 
 | program | RSS (MiB) |
 |---|---|
-| bare Fyne window, Latin label (\`ui/barewindow\`) | $(mib "$bare") |
-| bare Fyne window showing Greek, Cyrillic and Nordic names (\`ui/barewindow -scripts\`) | $(mib "$scripts") |
+| bare Fyne window, Latin label (\`tools/barewindow\`) | $(mib "$bare") |
+| bare Fyne window showing Greek, Cyrillic and Nordic names (\`tools/barewindow -scripts\`) | $(mib "$scripts") |
 | VetBridge demo: worklist window, DICOM server, sync, and the built-in Provet simulator with 40 referrals | $(mib "$vb") |
 
 VetBridge against the Latin-only window: $(awk -v a="$vb" -v b="$bare" 'BEGIN{printf "%.2f", a/b}')×; against the

@@ -7,6 +7,7 @@ package ui
 import (
 	"context"
 	"net/url"
+	"time"
 
 	"github.com/vetbridge/vetbridge/app"
 )
@@ -14,8 +15,9 @@ import (
 // Backend is what the UI needs from the application (*app.App implements it).
 //
 // Subscribe's callback runs on background goroutines. SignIn, SignOut,
-// MarkDone, SaveConfig, SyncNow and Shutdown may block on the network or the
-// disk, so the UI only ever calls them from its own goroutines.
+// MarkDone, UndoMarkDone, SaveConfig, FinishSetup, CheckDICOMPort, SyncNow and
+// Shutdown may block on the network or the disk, so the UI only ever calls
+// them from its own goroutines.
 type Backend interface {
 	Status() app.Status
 	Subscribe(func(app.Event)) (unsubscribe func())
@@ -23,19 +25,41 @@ type Backend interface {
 	Referral(key string) (app.Referral, bool)
 	MarkSeen()
 	SyncNow()
-	// SignIn opens the browser and blocks until Provet answers; it uses the
-	// Provet settings last given to SaveConfig.
-	SignIn(ctx context.Context) (who string, err error)
+	// SignIn validates p (app.ValidationError on provet.* fields), stores it
+	// as the Provet part of the configuration without marking first run done,
+	// opens the browser and blocks until Provet answers, ctx ends or the wait
+	// times out. Once the browser has been sent, it calls waiting (from its
+	// own goroutine) with the sign-in address and when the wait ends, so the
+	// technician can open the address by hand.
+	SignIn(ctx context.Context, p app.ProvetConfig, waiting func(authURL string, until time.Time)) (who string, err error)
 	SignOut(ctx context.Context) error
-	MarkDone(ctx context.Context, key string) error
+	// MarkDone sets the referral completed and queues the status update for
+	// Provet, which the outbox holds back until undoUntil.
+	MarkDone(ctx context.Context, key string) (undoUntil time.Time, err error)
+	// UndoMarkDone takes a MarkDone back before its undoUntil: the queued
+	// update is dropped and the referral gets its earlier status again. After
+	// that it returns an error saying Provet already has it.
+	UndoMarkDone(ctx context.Context, key string) error
 	ViewerURL(key string) (string, error)
 	PreviewViewerURL(template string) (string, error)
 	Devices() []app.Device
 	Explain(key, callingAE string) app.Explanation
 	Config() app.Config
 	// SaveConfig validates (returning app.ValidationError) and applies cfg.
+	// A new DICOM port replaces the running server only once it listens.
 	SaveConfig(ctx context.Context, cfg app.Config) error
+	// CheckDICOMPort says, in words, why the worklist server could not listen
+	// on port (another program uses it; needs administrator rights), or nil
+	// when it is free or is the port the running server already has.
+	CheckDICOMPort(port int) error
+	// ModalitySetup is what a modality must be given to reach the worklist
+	// server in force: its AE title, port and this computer's LAN addresses.
+	ModalitySetup() (aeTitle string, port int, addrs []string)
+	// NeedsSetup is true until FinishSetup succeeded once.
 	NeedsSetup() bool
+	// FinishSetup validates and saves cfg as first run's answers, marks first
+	// run done and only then starts the worklist server.
+	FinishSetup(ctx context.Context, cfg app.Config) error
 	Shutdown(ctx context.Context) error
 }
 

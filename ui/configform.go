@@ -15,7 +15,13 @@ import (
 )
 
 var (
-	regions  = []string{"eu", "us", "enterprise", "custom"}
+	// Provet regions as people name them, and the configuration values.
+	regions = []struct{ label, value string }{
+		{"Europe", "eu"},
+		{"United States", "us"},
+		{"Enterprise", "enterprise"},
+		{"Other address", "custom"},
+	}
 	charsets = []string{"auto", "utf-8", "latin-1", "ascii"}
 	// Patient-name forms offered to people, and the configuration values they stand for.
 	patientNames = []struct{ label, value string }{
@@ -55,8 +61,12 @@ type mappingRow struct {
 
 func newConfigForm(cfg app.Config) *configForm {
 	f := &configForm{errs: map[string]*widget.Label{}}
-	f.region = widget.NewSelect(regions, func(r string) {
-		if r == "custom" {
+	regionLabels := make([]string, len(regions))
+	for i, r := range regions {
+		regionLabels[i] = r.label
+	}
+	f.region = widget.NewSelect(regionLabels, func(label string) {
+		if regionValue(label) == "custom" {
 			f.baseURL.Enable()
 		} else {
 			f.baseURL.Disable()
@@ -64,22 +74,25 @@ func newConfigForm(cfg app.Config) *configForm {
 	})
 	f.baseURL = widget.NewEntry()
 	f.baseURL.SetPlaceHolder("https://provetcloud.com/1234/api/0.1/")
-	f.provetID = widget.NewEntry()
+	f.provetID = fieldEntry()
 	f.provetID.SetPlaceHolder("e.g. 1234")
-	f.clientID = widget.NewEntry()
-	f.redirectPort = widget.NewEntry()
-	f.aeTitle = widget.NewEntry()
-	f.port = widget.NewEntry()
+	// Said while typing, not first at sign-in.
+	f.provetID.OnChanged = func(string) { f.checkField("provet.provet_id") }
+	f.clientID = fieldEntry()
+	f.redirectPort = fieldEntry()
+	f.redirectPort.SetPlaceHolder("automatic")
+	f.aeTitle = fieldEntry()
+	f.port = fieldEntry()
 	f.charset = widget.NewSelect(charsets, nil)
 	f.stationFromCalling = widget.NewCheck("Use the device's AE title as station when it sends none", nil)
 	f.showStarted = widget.NewCheck("List exams already started or completed", nil)
 	f.strictCalledAE = widget.NewCheck("Refuse devices that call another AE title", nil)
 	f.onlyKnownDevices = widget.NewCheck("Accept only devices that have a profile below", nil)
-	f.maxAssociations = widget.NewEntry()
+	f.maxAssociations = fieldEntry()
 	f.viewerURL = widget.NewEntry()
 	f.viewerURL.SetPlaceHolder("https://pacs.example/viewer?patient={patient_id}&acc={accession}")
-	f.pollInterval = widget.NewEntry()
-	f.retention = widget.NewEntry()
+	f.pollInterval = fieldEntry()
+	f.retention = fieldEntry()
 	names := make([]string, len(patientNames))
 	for i, p := range patientNames {
 		names[i] = p.label
@@ -105,11 +118,14 @@ func errorLabel() *widget.Label {
 // load shows cfg in the form and clears any error messages.
 func (f *configForm) load(cfg app.Config) {
 	f.base = cfg
-	f.region.SetSelected(cfg.Provet.Region)
+	f.region.SetSelected(regionLabel(cfg.Provet.Region))
 	f.baseURL.SetText(cfg.Provet.BaseURL)
 	f.provetID.SetText(cfg.Provet.ProvetID)
 	f.clientID.SetText(cfg.Provet.ClientID)
-	f.redirectPort.SetText(strconv.Itoa(cfg.Provet.RedirectPort))
+	f.redirectPort.SetText("")
+	if cfg.Provet.RedirectPort != 0 {
+		f.redirectPort.SetText(strconv.Itoa(cfg.Provet.RedirectPort))
+	}
 	f.aeTitle.SetText(cfg.DICOM.AETitle)
 	f.port.SetText(strconv.Itoa(cfg.DICOM.Port))
 	f.charset.SetSelected(cfg.DICOM.Default.Charset)
@@ -138,7 +154,7 @@ func (f *configForm) load(cfg app.Config) {
 }
 
 func (f *configForm) addMapping(m app.ModalityMapping) {
-	row := mappingRow{widget.NewEntry(), widget.NewEntry(), widget.NewEntry()}
+	row := mappingRow{fieldEntry(), fieldEntry(), fieldEntry()}
 	row.provet.SetText(m.Provet)
 	row.provet.SetPlaceHolder("Provet name, e.g. X-ray")
 	row.modality.SetText(m.Modality)
@@ -181,11 +197,14 @@ func (f *configForm) config() (app.Config, app.ValidationError) {
 		}
 		*dst = d
 	}
-	cfg.Provet.Region = f.region.Selected
+	cfg.Provet.Region = regionValue(f.region.Selected)
 	cfg.Provet.BaseURL = strings.TrimSpace(f.baseURL.Text)
 	cfg.Provet.ProvetID = strings.TrimSpace(f.provetID.Text)
 	cfg.Provet.ClientID = strings.TrimSpace(f.clientID.Text)
-	number("provet.redirect_port", f.redirectPort, "a number: 0 for any free port, or the port registered with Provet", &cfg.Provet.RedirectPort)
+	cfg.Provet.RedirectPort = 0
+	if strings.TrimSpace(f.redirectPort.Text) != "" {
+		number("provet.redirect_port", f.redirectPort, "the port registered with Provet, or empty for automatic", &cfg.Provet.RedirectPort)
+	}
 	cfg.DICOM.AETitle = f.aeTitle.Text
 	number("dicom.port", f.port, "a number from 1 to 65535 (104 or 11112 are usual)", &cfg.DICOM.Port)
 	cfg.DICOM.Default.Charset = f.charset.Selected
@@ -225,8 +244,8 @@ func (f *configForm) check(prefixes ...string) (cfg app.Config, ok bool) {
 	if err := cfg.Validate(); errors.As(err, &verr) {
 		errs = append(errs, verr...)
 	}
-	if cfg.Provet.Region != "custom" && cfg.Provet.ProvetID == "" {
-		errs = append(errs, app.FieldError{Field: "provet.provet_id", Message: "the Provet ID is the number in your Provet address, e.g. 1234"})
+	if msg := provetIDProblem(cfg.Provet); msg != "" {
+		errs = append(errs, app.FieldError{Field: "provet.provet_id", Message: msg})
 	}
 	if cfg.Provet.ClientID == "" {
 		errs = append(errs, app.FieldError{Field: "provet.client_id", Message: "paste the client ID Provet issued for VetBridge (Provet: Settings > Integrations)"})
@@ -302,11 +321,11 @@ func (f *configForm) item(label, field string, w fyne.CanvasObject, hint string)
 
 func (f *configForm) provetItems() []*widget.FormItem {
 	return []*widget.FormItem{
-		f.item("Provet region", "provet.region", f.region, "Where your clinic's Provet Cloud runs; custom for another address"),
-		f.item("Provet address", "provet.base_url", f.baseURL, "Only for custom: the API address from Provet's Settings > Integrations"),
+		f.item("Provet region", "provet.region", f.region, "Where your clinic's Provet Cloud runs"),
+		f.item("Provet address", "provet.base_url", f.baseURL, "Only for Other address: the API address from Provet's Settings > Integrations"),
 		f.item("Provet ID", "provet.provet_id", f.provetID, "The number in your Provet address"),
 		f.item("Client ID", "provet.client_id", f.clientID, "Issued by Provet for this integration"),
-		f.item("Sign-in port", "provet.redirect_port", f.redirectPort, "0 for any free port, or the port registered with Provet"),
+		f.item("Sign-in callback port", "provet.redirect_port", f.redirectPort, "Leave empty for automatic, unless Provet has a port registered for VetBridge"),
 	}
 }
 
@@ -317,8 +336,8 @@ func (f *configForm) dicomItems() []*widget.FormItem {
 		f.item("Character set", "dicom.default_profile.charset", f.charset, "auto answers in what each device asks for"),
 		f.item("", "dicom.default_profile.station", container.NewVBox(f.stationFromCalling, f.showStarted), ""),
 		f.item("Access", "dicom.strict_called_ae", container.NewVBox(f.strictCalledAE, f.onlyKnownDevices), ""),
-		f.item("Max associations", "dicom.max_associations", f.maxAssociations,
-			"Devices connected at once; more are refused until one leaves"),
+		f.item("Devices connected at once", "dicom.max_associations", f.maxAssociations,
+			"More are refused until one disconnects; 64 suits any clinic"),
 	}
 }
 
@@ -365,4 +384,75 @@ func describeField(field string) string {
 		return "Device profile " + strings.TrimPrefix(field, "dicom.profiles")
 	}
 	return field
+}
+
+func regionLabel(value string) string {
+	for _, r := range regions {
+		if r.value == value {
+			return r.label
+		}
+	}
+	return value
+}
+
+func regionValue(label string) string {
+	for _, r := range regions {
+		if r.label == label {
+			return r.value
+		}
+	}
+	return label
+}
+
+// provetIDProblem says what is wrong with the Provet ID, "" when nothing:
+// it is the number in the clinic's Provet address.
+func provetIDProblem(p app.ProvetConfig) string {
+	id := p.ProvetID
+	switch {
+	case id == "" && p.Region == "custom":
+		return ""
+	case id == "":
+		return "the Provet ID is the number in your Provet address, e.g. 1234"
+	case strings.Trim(id, "0123456789") != "":
+		return "only digits: the Provet ID is the number in your Provet address, e.g. 1234"
+	}
+	return ""
+}
+
+// checkField validates one field as it is typed and shows or clears its
+// message, leaving the other fields' messages alone.
+func (f *configForm) checkField(field string) {
+	l, ok := f.errs[field]
+	if !ok {
+		return
+	}
+	cfg, errs := f.config()
+	var verr app.ValidationError
+	if err := cfg.Validate(); errors.As(err, &verr) {
+		errs = append(errs, verr...)
+	}
+	if field == "provet.provet_id" {
+		if msg := provetIDProblem(cfg.Provet); msg != "" {
+			errs = append(errs, app.FieldError{Field: field, Message: msg})
+		}
+	}
+	for _, e := range errs {
+		if e.Field == field {
+			l.SetText(e.Message)
+			l.Show()
+			return
+		}
+	}
+	l.SetText("")
+	l.Hide()
+}
+
+// fieldEntry is a one-line entry for a short value. It has no scroller of
+// its own: the mouse wheel over it scrolls the page, as people expect, not
+// the entry. Addresses, which can be long, keep the ordinary entry.
+func fieldEntry() *widget.Entry {
+	e := widget.NewEntry()
+	e.Wrapping = fyne.TextWrapOff
+	e.Scroll = fyne.ScrollNone
+	return e
 }

@@ -11,6 +11,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/vetbridge/vetbridge/app"
 )
@@ -27,10 +28,23 @@ type fakeBackend struct {
 	signInErr  error
 	viewerErr  error
 	explain    app.Explanation
+	// SignIn calls waiting with these, then blocks until release is closed
+	// or its ctx ends, when release is not nil.
+	signInURL   string
+	signInUntil time.Time
+	release     chan struct{}
+	undoUntil   time.Time
+	undoErr     error
+	portErr     map[int]error
+	addrs       []string
 
 	filters   []app.ReferralFilter
 	saved     []app.Config
 	signIns   int
+	signInCfg []app.ProvetConfig
+	undone    []string
+	finished  []app.Config
+	ports     []int
 	signOuts  int
 	markSeen  int
 	markDone  []string
@@ -44,6 +58,7 @@ func newFake() *fakeBackend {
 	cfg := app.DefaultConfig()
 	cfg.Provet.ProvetID = "1234"
 	cfg.Provet.ClientID = "vetbridge"
+	cfg.ViewerURL = "https://pacs.example/viewer?patient={patient_id}&acc={accession}"
 	// Two referrals are due and one is later, whatever the time of day.
 	now := time.Now().Truncate(time.Minute)
 	return &fakeBackend{
@@ -133,10 +148,30 @@ func (f *fakeBackend) MarkSeen() {
 
 func (f *fakeBackend) SyncNow() { f.mu.Lock(); f.syncs++; f.mu.Unlock() }
 
-func (f *fakeBackend) SignIn(ctx context.Context) (string, error) {
+func (f *fakeBackend) SignIn(ctx context.Context, p app.ProvetConfig, waiting func(string, time.Time)) (string, error) {
+	cfg := f.Config()
+	cfg.Provet = p
+	if err := cfg.Validate(); err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	f.signIns++
+	f.signInCfg = append(f.signInCfg, p)
+	f.cfg.Provet = p
+	authURL, until, release := f.signInURL, f.signInUntil, f.release
+	f.mu.Unlock()
+	if authURL != "" {
+		waiting(authURL, until)
+	}
+	if release != nil {
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.signIns++
 	if f.signInErr != nil {
 		return "", f.signInErr
 	}
@@ -152,10 +187,55 @@ func (f *fakeBackend) SignOut(ctx context.Context) error {
 	return nil
 }
 
-func (f *fakeBackend) MarkDone(ctx context.Context, key string) error {
+func (f *fakeBackend) MarkDone(ctx context.Context, key string) (time.Time, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.markDone = append(f.markDone, key)
+	f.setStatus(key, "COMPLETED")
+	return f.undoUntil, nil
+}
+
+func (f *fakeBackend) UndoMarkDone(ctx context.Context, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.undoErr != nil {
+		return f.undoErr
+	}
+	f.undone = append(f.undone, key)
+	f.setStatus(key, "SCHEDULED")
+	return nil
+}
+
+func (f *fakeBackend) setStatus(key, status string) {
+	for i := range f.refs {
+		if f.refs[i].Key == key {
+			f.refs[i].Status = status
+		}
+	}
+}
+
+func (f *fakeBackend) CheckDICOMPort(port int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ports = append(f.ports, port)
+	return f.portErr[port]
+}
+
+func (f *fakeBackend) ModalitySetup() (string, int, []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cfg.DICOM.AETitle, f.cfg.DICOM.Port, f.addrs
+}
+
+func (f *fakeBackend) FinishSetup(ctx context.Context, cfg app.Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.finished = append(f.finished, cfg)
+	f.cfg = cfg
+	f.needsSetup = false
 	return nil
 }
 
@@ -204,7 +284,7 @@ func (f *fakeBackend) savedConfigs() []app.Config {
 	return append([]app.Config(nil), f.saved...)
 }
 
-func (f *fakeBackend) NeedsSetup() bool { return f.needsSetup }
+func (f *fakeBackend) NeedsSetup() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.needsSetup }
 
 func (f *fakeBackend) Shutdown(ctx context.Context) error {
 	f.mu.Lock()
@@ -249,6 +329,7 @@ func (t *fakeTray) item(tb testing.TB, prefix string) *fyne.MenuItem {
 type harness struct {
 	t      testing.TB
 	u      *ui
+	clock  *fakeClock
 	fake   *fakeBackend
 	tray   *fakeTray
 	queue  chan func()
@@ -264,6 +345,8 @@ func newHarness(t testing.TB, fake *fakeBackend, opts Options) *harness {
 		return nil
 	}
 	h.u = newUI(fa, fake, h.tray, opts, func(f func()) { h.queue <- f })
+	h.clock = &fakeClock{now: time.Now()}
+	h.u.clock = h.clock
 	h.u.win.Resize(fyne.NewSize(1200, 760))
 	h.u.start()
 	t.Cleanup(h.u.stop)
@@ -291,4 +374,81 @@ func (h *harness) settle(what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// fakeClock's timers fire when a test moves it on, never by themselves.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		was := !t.stopped
+		t.stopped = true
+		return was
+	}
+}
+
+// advance moves the clock on by d and runs the timers then due.
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []func()
+	for _, t := range c.timers {
+		if !t.stopped && !t.at.After(c.now) {
+			t.stopped = true
+			due = append(due, t.f)
+		}
+	}
+	c.mu.Unlock()
+	for _, f := range due {
+		f()
+	}
+}
+
+// pending is how many timers have not fired or been stopped.
+func (c *fakeClock) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if !t.stopped {
+			n++
+		}
+	}
+	return n
+}
+
+// Worklist table columns the tests read.
+const (
+	colStatus = 1
+	colPet    = 2
+	colOwner  = 3
+)
+
+// labelTexts lists the texts of the labels directly in c.
+func labelTexts(c *fyne.Container) []string {
+	var out []string
+	for _, o := range c.Objects {
+		if l, ok := o.(*widget.Label); ok {
+			out = append(out, l.Text)
+		}
+	}
+	return out
 }

@@ -3,6 +3,8 @@ package ui
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -14,10 +16,11 @@ import (
 
 // firstRunView walks a new installation through what it cannot work without.
 //
-// Saving: every step validates its own fields and nothing is saved until
-// Finish, with one exception: signing in needs the Provet settings in force,
-// so "Sign in with Provet" first saves the current configuration with only
-// the (validated) Provet part replaced, then calls SignIn.
+// Saving: every step validates its own fields, and first run is done only
+// when Finish on its last step succeeds (FinishSetup): until then nothing is
+// saved as configured and the worklist server does not listen. Signing in
+// needs the Provet settings, so the sign-in step hands the on-screen Provet
+// part to SignIn, which stores that part alone.
 type firstRunView struct {
 	u       *ui
 	content fyne.CanvasObject
@@ -31,9 +34,9 @@ type firstRunView struct {
 	back, next   *widget.Button
 	message      *widget.Label
 
-	signInButton *widget.Button
-	signedIn     *widget.Label
-	cancelSignIn context.CancelFunc
+	signIn *signInPanel
+	setup  *modalitySetup
+	viewer *linkMessage
 }
 
 type wizardStep struct {
@@ -42,27 +45,33 @@ type wizardStep struct {
 	fields       []string // error prefixes this step owns
 }
 
+// The indexes of the steps others refer to.
+const (
+	stepProvet = 0
+	stepDICOM  = 2
+)
+
 func newFirstRunView(u *ui, done func()) *firstRunView {
 	v := &firstRunView{u: u, form: newConfigForm(u.b.Config()), done: done}
-	v.signedIn = widget.NewLabel("Not signed in yet.")
-	v.signedIn.Wrapping = fyne.TextWrapWord
-	v.signInButton = widget.NewButton("Sign in with Provet", v.onSignIn)
-	v.signInButton.Importance = widget.HighImportance
-	testResult := widget.NewLabel("")
-	testResult.Wrapping = fyne.TextWrapWord
+	v.signIn = newSignInPanel(u, v.onScreenProvet, v.signedIn)
+	v.signIn.say("Not signed in yet.", widget.MediumImportance)
+	v.setup = newModalitySetup(u)
+	v.viewer = newLinkMessage(u)
+	v.form.aeTitle.OnChanged = func(string) { v.updateSetup() }
+	v.form.port.OnChanged = func(string) { v.updateSetup() }
 
 	v.steps = []wizardStep{
 		{"Provet Cloud", "Which Provet Cloud does your clinic use? You find these values in Provet under Settings > Integrations.",
 			widget.NewForm(v.form.provetItems()...), []string{"provet."}},
 		{"Sign in", "Sign in with a Provet user allowed to read the imaging worklist. Your browser opens; come back here when Provet says you are done.",
-			container.NewVBox(container.NewHBox(v.signInButton), v.signedIn), nil},
-		{"Worklist server", "Your X-ray and ultrasound devices connect to VetBridge with these settings. Enter the same AE title and port in each device's worklist settings.",
-			widget.NewForm(v.form.dicomItems()...), []string{"dicom."}},
+			v.signIn.content, nil},
+		{"Worklist server", "Your X-ray and ultrasound devices connect to VetBridge with these settings: enter them in each device's worklist settings. The server starts when you finish.",
+			container.NewVBox(widget.NewForm(v.form.dicomItems()...), v.setup.content), []string{"dicom."}},
 		{"PACS viewer", "Optional: the address that opens a patient's images in your PACS viewer. Test it to see it open in your browser.",
 			container.NewVBox(widget.NewForm(v.form.viewerItems()...),
-				container.NewHBox(widget.NewButton("Test", func() { testResult.SetText(testViewer(u, v.form)) })),
-				testResult), []string{"viewer_url"}},
-		{"Done", "VetBridge is ready. Finish saves the settings and starts serving the worklist; you can change everything later in Settings.",
+				container.NewHBox(widget.NewButton("Test", func() { v.viewer.set(testViewer(u, v.form)) })),
+				v.viewer.content), []string{"viewer_url"}},
+		{"Done", "Finish saves the settings and starts the worklist server for your devices; you can change everything later in Settings. Until you finish, nothing is saved as set up.",
 			layout.NewSpacer(), nil},
 	}
 	v.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
@@ -79,8 +88,17 @@ func newFirstRunView(u *ui, done func()) *firstRunView {
 		container.NewVBox(v.title, v.intro),
 		container.NewVBox(v.form.general, v.message, container.NewHBox(layout.NewSpacer(), v.back, v.next)),
 		nil, nil, container.NewVScroll(v.body))
+	v.updateSetup()
 	v.goTo(0)
 	return v
+}
+
+// updateSetup shows the AE title and port as typed, with this computer's
+// addresses: the server is not running yet, so the backend's are not it.
+func (v *firstRunView) updateSetup() {
+	_, _, addrs := v.u.b.ModalitySetup()
+	port, _ := strconv.Atoi(strings.TrimSpace(v.form.port.Text))
+	v.setup.update(strings.TrimSpace(v.form.aeTitle.Text), port, addrs)
 }
 
 func (v *firstRunView) goTo(i int) {
@@ -117,47 +135,22 @@ func (v *firstRunView) onNext() {
 	v.finish()
 }
 
-func (v *firstRunView) onSignIn() {
-	if v.cancelSignIn != nil {
-		v.cancelSignIn() // the person gave up waiting for the browser
-		return
-	}
+func (v *firstRunView) onScreenProvet() (app.ProvetConfig, bool) {
 	cfg, ok := v.form.check("provet.")
 	if !ok {
-		v.goTo(0)
+		v.goTo(stepProvet)
 		v.message.SetText("Correct the Provet settings before signing in.")
-		return
 	}
-	current := v.u.b.Config()
-	current.Provet = cfg.Provet
-	ctx, cancel := context.WithCancel(context.Background())
-	v.cancelSignIn = cancel
-	v.signInButton.SetText("Cancel sign-in")
-	v.signedIn.SetText("Waiting for Provet in your browser…")
-	go func() {
-		defer cancel()
-		who, err := "", v.u.b.SaveConfig(ctx, current)
-		if err == nil {
-			who, err = v.u.b.SignIn(ctx)
-		}
-		v.u.do(func() {
-			v.cancelSignIn = nil
-			v.signInButton.SetText("Sign in with Provet")
-			var verr app.ValidationError
-			switch {
-			case errors.As(err, &verr):
-				v.form.showErrors(verr)
-				v.goTo(0)
-				v.message.SetText("Provet did not accept these settings: correct the fields marked in red.")
-			case errors.Is(err, context.Canceled):
-				v.signedIn.SetText("Sign-in cancelled. Sign in again when you are ready.")
-			case err != nil:
-				v.signedIn.SetText("Sign-in did not finish: " + err.Error() + " Check the Provet settings and try again.")
-			default:
-				v.signedIn.SetText("Signed in as " + who + ".")
-			}
-		})
-	}()
+	return cfg.Provet, ok
+}
+
+func (v *firstRunView) signedIn(_ string, err error) {
+	var verr app.ValidationError
+	if errors.As(err, &verr) {
+		v.form.showErrors(verr)
+		v.goTo(stepProvet)
+		v.message.SetText("Provet did not accept these settings: correct the fields marked in red.")
+	}
 }
 
 func (v *firstRunView) finish() {
@@ -169,7 +162,12 @@ func (v *firstRunView) finish() {
 	}
 	v.next.Disable()
 	v.message.SetText("Saving…")
-	v.u.inBackground(func(ctx context.Context) error { return v.u.b.SaveConfig(ctx, cfg) }, func(err error) {
+	v.u.inBackground(func(ctx context.Context) error {
+		if err := v.u.b.CheckDICOMPort(cfg.DICOM.Port); err != nil {
+			return app.ValidationError{{Field: "dicom.port", Message: err.Error()}}
+		}
+		return v.u.b.FinishSetup(ctx, cfg)
+	}, func(err error) {
 		v.next.Enable()
 		var verr app.ValidationError
 		switch {

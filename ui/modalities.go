@@ -43,6 +43,7 @@ type modalitiesView struct {
 
 	devices []app.Device
 	table   *widget.Table
+	split   *container.Split
 
 	key      string
 	referral *widget.Label
@@ -101,9 +102,9 @@ func newModalitiesView(u *ui) *modalitiesView {
 		m.verdict,
 		m.reasons,
 	)
-	split := container.NewVSplit(m.table, container.NewVScroll(why))
-	split.Offset = 0.5
-	m.content = split
+	m.split = container.NewVSplit(m.table, container.NewVScroll(why))
+	m.split.Offset = defaultModalitiesSplit
+	m.content = m.split
 	m.setReferral("")
 	return m
 }

@@ -24,11 +24,11 @@ type profileEditor struct {
 
 func newProfileEditor(p app.DeviceProfile) *profileEditor {
 	e := &profileEditor{
-		callingAE:          widget.NewEntry(),
-		daysBefore:         widget.NewEntry(),
-		daysAfter:          widget.NewEntry(),
-		modalities:         widget.NewEntry(),
-		allowedAddrs:       widget.NewEntry(),
+		callingAE:          fieldEntry(),
+		daysBefore:         fieldEntry(),
+		daysAfter:          fieldEntry(),
+		modalities:         fieldEntry(),
+		allowedAddrs:       fieldEntry(),
 		charset:            widget.NewSelect(charsets, nil),
 		stationFromCalling: widget.NewCheck("Use its AE title as station when it sends none", nil),
 		showStarted:        widget.NewCheck("List exams already started or completed", nil),

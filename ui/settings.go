@@ -16,19 +16,26 @@ type settingsView struct {
 	content fyne.CanvasObject
 	form    *configForm
 
-	account         *widget.Label
-	signIn, signOut *widget.Button
-	save            *widget.Button
-	message         *widget.Label
+	account *widget.Label
+	signIn  *signInPanel
+	signOut *widget.Button
+	setup   *modalitySetup
+	save    *widget.Button
+	message *widget.Label
+	viewer  *linkMessage
+	scroll  *container.Scroll
 }
 
 func newSettingsView(u *ui) *settingsView {
 	s := &settingsView{u: u, form: newConfigForm(u.b.Config())}
 	s.account = widget.NewLabel("")
-	s.signIn = widget.NewButton("Sign in with Provet", u.signIn)
+	s.account.Wrapping = fyne.TextWrapWord
+	s.signIn = newSignInPanel(u, s.onScreenProvet, s.signedIn)
 	s.signOut = widget.NewButton("Sign out", u.signOut)
+	s.setup = newModalitySetup(u)
 	s.message = widget.NewLabel("")
 	s.message.Wrapping = fyne.TextWrapWord
+	s.viewer = newLinkMessage(u)
 	s.save = widget.NewButton("Save", s.onSave)
 	s.save.Importance = widget.HighImportance
 	revert := widget.NewButton("Revert", s.reload)
@@ -37,16 +44,17 @@ func newSettingsView(u *ui) *settingsView {
 		return widget.NewCard(title, "", widget.NewForm(items...))
 	}
 	body := container.NewVBox(
-		widget.NewCard("Provet account", "", container.NewHBox(s.account, s.signIn, s.signOut)),
+		widget.NewCard("Provet account", "", container.NewVBox(s.account, s.signIn.content, container.NewHBox(s.signOut))),
 		section("Provet", s.form.provetItems()),
-		section("Worklist server (DICOM)", s.form.dicomItems()),
+		widget.NewCard("Worklist server (DICOM)", "", container.NewVBox(s.setup.content, widget.NewForm(s.form.dicomItems()...))),
 		section("PACS viewer", append(s.form.viewerItems(),
-			&widget.FormItem{Widget: container.NewHBox(widget.NewButton("Test viewer address", s.onTestViewer))})),
+			&widget.FormItem{Widget: container.NewVBox(container.NewHBox(widget.NewButton("Test viewer address", s.onTestViewer)), s.viewer.content)})),
 		section("Worklist", s.form.moreItems()),
 		widget.NewCard("Device profiles", "", s.form.profilesContent()),
 	)
 	bar := container.NewVBox(s.form.general, s.message, container.NewHBox(s.save, revert))
-	s.content = container.NewBorder(nil, bar, nil, nil, container.NewVScroll(body))
+	s.scroll = container.NewVScroll(body)
+	s.content = container.NewBorder(nil, bar, nil, nil, s.scroll)
 	return s
 }
 
@@ -54,18 +62,43 @@ func newSettingsView(u *ui) *settingsView {
 func (s *settingsView) reload() {
 	s.form.load(s.u.b.Config())
 	s.message.SetText("")
+	s.viewer.set("", "")
 }
 
 func (s *settingsView) updateAccount(st app.Status) {
+	if ae, port, addrs := s.u.b.ModalitySetup(); st.DICOMAddr != "" {
+		s.setup.update(ae, port, addrs)
+	} else {
+		s.setup.stopped("The worklist server is not running.")
+	}
 	if st.State == app.StateSignedOut {
-		s.account.SetText("Not signed in")
-		s.signIn.Show()
+		s.account.SetText("Not signed in. Sign in uses the Provet settings below as they are on screen.")
 		s.signOut.Hide()
 		return
 	}
 	s.account.SetText("Signed in as " + st.SignedInAs)
-	s.signIn.Hide()
 	s.signOut.Show()
+}
+
+// onScreenProvet is the Provet part of the form, validated, for signing in.
+func (s *settingsView) onScreenProvet() (app.ProvetConfig, bool) {
+	cfg, ok := s.form.check("provet.")
+	return cfg.Provet, ok
+}
+
+func (s *settingsView) signedIn(who string, err error) {
+	var verr app.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		s.form.showErrors(verr)
+	case err != nil && !errors.Is(err, context.Canceled):
+		s.u.status.setNotice("Sign-in did not finish: " + err.Error())
+	case err == nil:
+		s.u.status.setNotice("")
+		// The Provet part on screen is now the saved one.
+		s.form.base.Provet = s.u.b.Config().Provet
+	}
+	s.u.refreshStatus()
 }
 
 func (s *settingsView) onSave() {
@@ -76,40 +109,54 @@ func (s *settingsView) onSave() {
 	}
 	s.save.Disable()
 	s.message.SetText("Saving…")
-	s.u.inBackground(func(ctx context.Context) error { return s.u.b.SaveConfig(ctx, cfg) }, func(err error) {
+	portChanged := cfg.DICOM.Port != s.u.b.Config().DICOM.Port
+	s.u.inBackground(func(ctx context.Context) error {
+		if portChanged {
+			if err := s.u.b.CheckDICOMPort(cfg.DICOM.Port); err != nil {
+				return app.ValidationError{{Field: "dicom.port", Message: err.Error()}}
+			}
+		}
+		return s.u.b.SaveConfig(ctx, cfg)
+	}, func(err error) {
 		s.save.Enable()
 		var verr app.ValidationError
 		switch {
 		case errors.As(err, &verr):
 			s.form.showErrors(verr)
-			s.message.SetText("Nothing was saved: correct the fields marked in red.")
+			s.message.SetText("Nothing was saved: correct the fields marked in red. The worklist server keeps running as before.")
 		case err != nil:
 			s.message.SetText("Could not save: " + err.Error())
 		default:
 			s.form.load(s.u.b.Config())
 			s.message.SetText("Saved and applied.")
 			s.u.worklist.setModalities()
+			s.u.worklist.detail.updateViewer()
 			s.u.refreshStatus()
 		}
 	})
 }
 
 func (s *settingsView) onTestViewer() {
-	s.message.SetText(testViewer(s.u, s.form))
+	text, link := testViewer(s.u, s.form)
+	s.viewer.set(text, link)
 }
 
 // testViewer opens the viewer for a sample patient so the clinic sees at once
-// whether the template reaches its PACS; it returns what to tell the person.
-func testViewer(u *ui, f *configForm) string {
+// whether the template reaches its PACS; it returns what to tell the person
+// and, when no browser opened, the address to copy.
+func testViewer(u *ui, f *configForm) (text, link string) {
 	if _, ok := f.check("viewer_url"); !ok {
-		return "Correct the viewer address first."
+		return "Correct the viewer address first.", ""
 	}
-	link, err := u.b.PreviewViewerURL(f.viewerURL.Text)
+	raw, err := u.b.PreviewViewerURL(f.viewerURL.Text)
 	if err != nil {
-		return "Could not build the viewer address: " + err.Error()
+		return "Could not build the viewer address: " + err.Error(), ""
 	}
-	if err := u.open(link); err != nil {
-		return err.Error()
+	if copyable, err := u.open(raw); err != nil {
+		if copyable != "" {
+			return "Could not open the browser (" + err.Error() + "). Open this address in one:", copyable
+		}
+		return err.Error(), ""
 	}
-	return "Opened " + link + " in your browser."
+	return "Opened " + raw + " in your browser.", ""
 }

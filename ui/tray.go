@@ -63,9 +63,10 @@ func (u *ui) trayMenu(st app.Status) *fyne.Menu {
 			item := fyne.NewMenuItem(fmt.Sprintf("%s  %s (%s)", r.Scheduled.Format("15:04"), r.PetName, r.Modality), nil)
 			item.ChildMenu = fyne.NewMenu("",
 				fyne.NewMenuItem("Show images", func() {
-					if err := u.showImages(key); err != nil {
-						u.status.setNotice("Could not show images: " + err.Error())
-						u.show()
+					if link, err := u.showImages(key); err != nil {
+						u.worklist.selectKey(key)
+						u.showView(ViewWorklist)
+						u.worklist.detail.reportImages(link, err)
 					}
 				}),
 				fyne.NewMenuItem("Show in worklist", func() {
@@ -123,21 +124,16 @@ func (u *ui) toggleMute() {
 	})
 }
 
-// signIn starts Provet's sign-in from the tray or Settings with the saved
-// Provet settings.
+// signIn starts Provet's sign-in from the tray: in Settings, so that the
+// technician sees the address to open and any failure, with the Provet
+// settings there (the saved ones unless edited).
 func (u *ui) signIn() {
-	u.status.setNotice("Finish signing in in your browser…")
-	u.inBackground(func(ctx context.Context) error {
-		_, err := u.b.SignIn(ctx) // the status line names who signed in
-		return err
-	}, func(err error) {
-		if err != nil {
-			u.status.setNotice("Sign-in did not finish: " + err.Error() + " Check the Provet settings and try again.")
-		} else {
-			u.status.setNotice("")
-		}
-		u.refreshStatus()
-	})
+	if u.firstRun != nil {
+		u.show() // first run has its own sign-in step
+		return
+	}
+	u.showView(ViewSettings)
+	u.settings.signIn.start()
 }
 
 func (u *ui) signOut() {

@@ -25,6 +25,9 @@ type tray interface {
 // updates, the store) before the window goes away regardless.
 const shutdownTimeout = 15 * time.Second
 
+// backgroundTimeout bounds a backend call the technician waits for.
+const backgroundTimeout = 5 * time.Minute
+
 // burstWindow is how long the bridge lets events pile up before one redraw.
 const burstWindow = 150 * time.Millisecond
 
@@ -34,7 +37,8 @@ type ui struct {
 	tray    tray
 	openURL func(*url.URL) error
 	// do runs f on the UI goroutine: fyne.Do in the app, a queue in tests.
-	do func(func())
+	do    func(func())
+	clock clock
 
 	win     fyne.Window
 	tabs    *container.AppTabs
@@ -88,16 +92,15 @@ func Run(b Backend, opts Options) error {
 }
 
 func newUI(fa fyne.App, b Backend, t tray, opts Options, do func(func())) *ui {
-	u := &ui{fa: fa, b: b, tray: t, openURL: opts.OpenURL, do: do, bridge: newBridge()}
+	u := &ui{fa: fa, b: b, tray: t, openURL: opts.OpenURL, do: do, clock: realClock{}, bridge: newBridge()}
 	if u.openURL == nil {
 		u.openURL = fa.OpenURL
 	}
 	u.win = fa.NewWindow("VetBridge")
 	u.win.SetIcon(assets.AppIcon)
-	u.win.Resize(fyne.NewSize(1200, 760))
 	u.win.SetCloseIntercept(u.closeWindow)
 
-	u.status = newStatusBar()
+	u.status = newStatusBar(u)
 	u.worklist = newWorklistView(u)
 	u.modalities = newModalitiesView(u)
 	u.settings = newSettingsView(u)
@@ -108,6 +111,7 @@ func newUI(fa fyne.App, b Backend, t tray, opts Options, do func(func())) *ui {
 	)
 	u.tabs.OnSelected = func(*container.TabItem) { u.updateTitle() }
 	u.main = container.NewBorder(nil, u.status.content, nil, nil, u.tabs)
+	u.restoreLayout()
 
 	if b.NeedsSetup() {
 		u.firstRun = newFirstRunView(u, u.finishSetup)
@@ -234,6 +238,7 @@ func (u *ui) closeWindow() {
 		return
 	}
 	u.visible = false
+	u.saveLayout()
 	u.worklist.clearHighlights()
 	u.win.Hide()
 }
@@ -255,6 +260,7 @@ func (u *ui) quit() {
 		return
 	}
 	u.quitting = true
+	u.saveLayout()
 	u.status.setNotice("Stopping VetBridge…")
 	go func() {
 		u.shutdown()
@@ -275,31 +281,33 @@ func (u *ui) shutdown() {
 	})
 }
 
-// showImages opens the PACS viewer for one referral.
-func (u *ui) showImages(key string) error {
+// showImages opens the PACS viewer for one referral. When no browser opens
+// it returns the address with the error, for the technician to copy.
+func (u *ui) showImages(key string) (copyable string, err error) {
 	raw, err := u.b.ViewerURL(key)
 	if err != nil {
-		return err
+		return "", err
 	}
 	return u.open(raw)
 }
 
-func (u *ui) open(raw string) error {
+// open shows raw in the browser; when none opens, it returns raw to copy.
+func (u *ui) open(raw string) (copyable string, err error) {
 	link, err := url.Parse(raw)
 	if err != nil || link.Scheme == "" {
-		return errors.New("the viewer address " + raw + " is not a web address: correct the PACS viewer URL in Settings")
+		return "", errors.New("the viewer address " + raw + " is not a web address: correct the PACS viewer URL in Settings")
 	}
 	if err := u.openURL(link); err != nil {
-		return errors.New("could not open the browser (" + err.Error() + "); the address is " + raw)
+		return raw, err
 	}
-	return nil
+	return "", nil
 }
 
 // inBackground runs a blocking backend call off the UI goroutine and hands
 // its result back on the UI goroutine.
 func (u *ui) inBackground(call func(ctx context.Context) error, done func(error)) {
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), backgroundTimeout)
 		defer cancel()
 		err := call(ctx)
 		u.do(func() { done(err) })

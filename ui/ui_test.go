@@ -70,7 +70,7 @@ func TestFirstRunRejectsBadProvetAddress(t *testing.T) {
 	fake.needsSetup = true
 	h := newHarness(t, fake, Options{})
 	fr := h.u.firstRun
-	fr.form.region.SetSelected("custom")
+	fr.form.region.SetSelected("Other address")
 	fr.form.baseURL.SetText("provet clinic")
 	fr.form.clientID.SetText("")
 	test.Tap(fr.next)
@@ -89,7 +89,7 @@ func TestFirstRunRejectsBadProvetAddress(t *testing.T) {
 	}
 	// Sign-in validates the same fields and neither saves nor signs in.
 	fr.goTo(1)
-	test.Tap(fr.signInButton)
+	test.Tap(fr.signIn.button)
 	if fr.step != 0 || len(fake.savedConfigs()) != 0 || fake.count(&fake.signIns) != 0 {
 		t.Errorf("sign-in went ahead with bad Provet settings (step %d)", fr.step)
 	}
@@ -103,15 +103,14 @@ func TestFirstRunSignsInThenSavesEverythingAtFinish(t *testing.T) {
 	fr := h.u.firstRun
 	fr.form.provetID.SetText("5678")
 	test.Tap(fr.next)
-	test.Tap(fr.signInButton)
-	h.settle("sign-in", func() bool { return strings.Contains(fr.signedIn.Text, "Anna Vet") })
+	test.Tap(fr.signIn.button)
+	h.settle("sign-in", func() bool { return strings.Contains(fr.signIn.state.Text, "Anna Vet") })
 
-	saved := fake.savedConfigs()
-	if len(saved) != 1 || saved[0].Provet.ProvetID != "5678" {
-		t.Fatalf("sign-in should save only the Provet part first, saved %+v", saved)
+	if got := fake.signInCfg; len(got) != 1 || got[0].ProvetID != "5678" {
+		t.Fatalf("sign-in should use the Provet settings on screen, used %+v", got)
 	}
-	if saved[0].DICOM.AETitle != app.DefaultConfig().DICOM.AETitle {
-		t.Errorf("sign-in saved DICOM settings not yet confirmed: %q", saved[0].DICOM.AETitle)
+	if len(fake.savedConfigs()) != 0 || len(fake.finished) != 0 || !fake.NeedsSetup() {
+		t.Errorf("signing in must not save the configuration as set up")
 	}
 
 	test.Tap(fr.next)
@@ -122,7 +121,7 @@ func TestFirstRunSignsInThenSavesEverythingAtFinish(t *testing.T) {
 	test.Tap(fr.next) // Finish
 	h.settle("finish", func() bool { return h.u.firstRun == nil })
 
-	saved = fake.savedConfigs()
+	saved := fake.finished
 	last := saved[len(saved)-1]
 	if last.DICOM.AETitle != "CLINIC" || last.ViewerURL != "https://pacs.example/view?pid={patient_id}" || last.Provet.ProvetID != "5678" {
 		t.Errorf("finish saved %+v", last)
@@ -236,18 +235,18 @@ func TestWorklistFiltersAndSearches(t *testing.T) {
 	if f := fake.lastFilter(); f.Modality != "US" {
 		t.Errorf("filter = %+v", f)
 	}
-	if got := cellTexts(w, 1); !slices.Equal(got, []string{"Misu (Cat)"}) {
+	if got := cellTexts(w, colPet); !slices.Equal(got, []string{"Misu (Cat)"}) {
 		t.Errorf("pets shown = %q", got)
 	}
 
 	w.modality.SetSelected(anyModality)
-	w.status.SetSelected("SCHEDULED")
+	w.status.SetSelected("Scheduled")
 	test.Type(w.search, "virta")
 	f := fake.lastFilter()
 	if f.Modality != "" || f.Status != "SCHEDULED" || f.Search != "virta" {
 		t.Errorf("filter = %+v", f)
 	}
-	if got := cellTexts(w, 2); !slices.Equal(got, []string{"Anna Virtanen"}) {
+	if got := cellTexts(w, colOwner); !slices.Equal(got, []string{"Anna Virtanen"}) {
 		t.Errorf("owners shown = %q", got)
 	}
 
@@ -345,8 +344,8 @@ func TestShowImagesOpensTheViewerURL(t *testing.T) {
 	if d.key != "k1" || !d.actions.Visible() {
 		t.Fatalf("selecting a row should show its detail, key %q", d.key)
 	}
-	if d.fields.Objects[1].(*widget.Label).Text != "P1" {
-		t.Error("the detail should list the fields the modality receives")
+	if got := labelTexts(d.it); !slices.Contains(got, "P1") {
+		t.Errorf("the detail should list the fields the modality receives, has %q", got)
 	}
 	test.Tap(d.showImages)
 	if want := "https://pacs.example/viewer?patient=P1&acc=A1"; len(h.opened) != 1 || h.opened[0] != want {
@@ -360,12 +359,12 @@ func TestShowImagesOpensTheViewerURL(t *testing.T) {
 
 	fake.viewerErr = errors.New("no PACS viewer address is set: add one in Settings")
 	test.Tap(d.showImages)
-	if len(h.opened) != 1 || !strings.Contains(d.message.Text, "add one in Settings") {
-		t.Errorf("a viewer error should be shown, not opened: %q", d.message.Text)
+	if len(h.opened) != 1 || !strings.Contains(d.message.text.Text, "add one in Settings") {
+		t.Errorf("a viewer error should be shown, not opened: %q", d.message.text.Text)
 	}
 
 	test.Tap(d.markDone)
-	h.settle("mark done", func() bool { return strings.HasPrefix(d.message.Text, "Marked done") })
+	h.settle("mark done", func() bool { return strings.HasPrefix(w.done.text.Text, "Marked done") })
 	if got := fake.markDone; !slices.Equal(got, []string{"k1"}) {
 		t.Errorf("marked done %q", got)
 	}
@@ -611,13 +610,13 @@ func TestFirstRunSignInFailureSaysWhatToDo(t *testing.T) {
 	h := newHarness(t, fake, Options{ShowWindow: true})
 	fr := h.u.firstRun
 	test.Tap(fr.next)
-	test.Tap(fr.signInButton)
-	h.settle("sign-in failure", func() bool { return strings.HasPrefix(fr.signedIn.Text, "Sign-in did not finish") })
-	if !strings.Contains(fr.signedIn.Text, "Provet refused the client ID.") || !strings.Contains(fr.signedIn.Text, "try again") {
-		t.Errorf("message %q", fr.signedIn.Text)
+	test.Tap(fr.signIn.button)
+	h.settle("sign-in failure", func() bool { return strings.HasPrefix(fr.signIn.state.Text, "Sign-in did not finish") })
+	if !strings.Contains(fr.signIn.state.Text, "Provet refused the client ID.") || !strings.Contains(fr.signIn.state.Text, "try again") {
+		t.Errorf("message %q", fr.signIn.state.Text)
 	}
-	if fr.signInButton.Text != "Sign in with Provet" {
-		t.Errorf("button %q after a failure; the person must be able to retry", fr.signInButton.Text)
+	if fr.signIn.button.Text != "Sign in with Provet" {
+		t.Errorf("button %q after a failure; the person must be able to retry", fr.signIn.button.Text)
 	}
 }
 

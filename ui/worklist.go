@@ -1,10 +1,8 @@
 package ui
 
 import (
-	"context"
 	"fmt"
 	"image/color"
-	"reflect"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -22,21 +20,24 @@ const (
 	anyStatus   = "All statuses"
 )
 
-var statuses = []string{anyStatus, "SCHEDULED", "STARTED", "COMPLETED", "DISCONTINUED"}
-
+// Column widths fit the table beside a readable detail pane in a 1,160 px
+// window, with Status second so that it never scrolls out of sight; the
+// requesting vet is in the detail pane.
 var worklistColumns = []struct {
 	title string
 	width float32
 	text  func(app.Referral) string
 }{
-	{"Time", 70, func(r app.Referral) string { return r.Scheduled.Format("15:04") }},
-	{"Pet", 230, func(r app.Referral) string { return petText(r) }},
-	{"Owner", 170, func(r app.Referral) string { return r.OwnerName }},
-	{"Exam", 220, func(r app.Referral) string { return r.Exam }},
-	{"Modality / station", 140, func(r app.Referral) string { return joinNonEmpty(" / ", r.Modality, r.StationAE) }},
-	{"Requesting vet", 160, func(r app.Referral) string { return r.RequestingVet }},
-	{"Status", 120, func(r app.Referral) string { return r.Status }},
+	{"Time", 64, func(r app.Referral) string { return timeText(r.Scheduled) }},
+	{"Status", 104, func(r app.Referral) string { return statusText(r.Status) }},
+	{"Pet", 190, func(r app.Referral) string { return petText(r) }},
+	{"Owner", 150, func(r app.Referral) string { return r.OwnerName }},
+	{"Exam", 160, func(r app.Referral) string { return r.Exam }},
+	{"Modality", 96, func(r app.Referral) string { return joinNonEmpty(" / ", r.Modality, r.StationAE) }},
 }
+
+// allDaysTimeWidth is the Time column's width when it shows dates too.
+const allDaysTimeWidth = 150
 
 type worklistView struct {
 	u       *ui
@@ -48,15 +49,19 @@ type worklistView struct {
 	// highlight keeps the rows that were new when the window opened lit while
 	// it stays open, although the backend has already been told they were seen.
 	highlight map[string]bool
-	selected  string
+	// selected is the referral the detail pane shows; it follows its row
+	// when the list changes and is cleared when the row leaves the list.
+	selected string
 
 	table             *widget.Table
+	split             *container.Split
 	day, count        *widget.Label
 	prev, next, today *widget.Button
 	allDays           *widget.Check
 	modality, status  *widget.Select
 	search            *widget.Entry
 	detail            *referralDetail
+	done              *doneBar
 }
 
 func newWorklistView(u *ui) *worklistView {
@@ -71,9 +76,14 @@ func newWorklistView(u *ui) *worklistView {
 		w.refresh()
 	})
 	w.modality = widget.NewSelect(nil, nil)
-	w.status = widget.NewSelect(statuses, nil)
+	statusOpts := []string{anyStatus}
+	for _, s := range statusWords {
+		statusOpts = append(statusOpts, s.words)
+	}
+	w.status = widget.NewSelect(statusOpts, nil)
 	w.search = widget.NewEntry()
 	w.search.SetPlaceHolder("Search pet, owner, patient ID or accession")
+	// The app folds case, accents and ß; the UI passes the words on as typed.
 	w.search.OnChanged = func(s string) {
 		w.filter.Search = s
 		w.refresh()
@@ -90,10 +100,7 @@ func newWorklistView(u *ui) *worklistView {
 		w.refresh()
 	}
 	w.status.OnChanged = func(s string) {
-		if s == anyStatus {
-			s = ""
-		}
-		w.filter.Status = s
+		w.filter.Status = statusCode(s)
 		w.refresh()
 	}
 
@@ -121,13 +128,14 @@ func newWorklistView(u *ui) *worklistView {
 	}
 
 	w.detail = newReferralDetail(u)
+	w.done = newDoneBar(u)
 	filters := container.NewVBox(
 		container.NewHBox(w.prev, w.day, w.next, w.today, w.allDays, layout.NewSpacer(), w.count),
 		container.NewBorder(nil, nil, nil, container.NewHBox(w.modality, w.status), w.search),
 	)
-	split := container.NewHSplit(w.table, container.NewVScroll(w.detail.content))
-	split.Offset = 0.72
-	w.content = container.NewBorder(filters, nil, nil, nil, split)
+	w.split = container.NewHSplit(w.table, container.NewVScroll(w.detail.content))
+	w.split.Offset = defaultWorklistSplit
+	w.content = container.NewBorder(filters, w.done.content, nil, nil, w.split)
 	return w
 }
 
@@ -151,6 +159,13 @@ func (w *worklistView) createCell() fyne.CanvasObject {
 	return container.NewStack(bg, l)
 }
 
+// newRowColor marks a referral that arrived since the window opened. It is a
+// tint of the success colour so that it never reads as the selection.
+func newRowColor() color.Color {
+	r, g, b, _ := theme.Color(theme.ColorNameSuccess).RGBA()
+	return color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: 0x38}
+}
+
 func (w *worklistView) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
 	if id.Row < 0 || id.Row >= len(w.rows) {
 		return
@@ -162,14 +177,18 @@ func (w *worklistView) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
 	isNew := w.highlight[r.Key]
 	var fill color.Color = color.Transparent
 	if isNew {
-		fill = theme.Color(theme.ColorNameSelection)
+		fill = newRowColor()
 	}
 	if bg.FillColor != fill {
 		bg.FillColor = fill
 		bg.Refresh()
 	}
 	l.TextStyle.Bold = isNew
-	l.SetText(worklistColumns[id.Col].text(r))
+	text := worklistColumns[id.Col].text(r)
+	if id.Col == 0 && w.filter.AllDays {
+		text = r.Scheduled.Format("Mon 2 Jan 2006 15:04")
+	}
+	l.SetText(text)
 }
 
 func (w *worklistView) moveDay(delta int) {
@@ -203,8 +222,35 @@ func (w *worklistView) refresh() {
 	default:
 		w.count.SetText(fmt.Sprintf("%d referrals", len(w.rows)))
 	}
+	timeWidth := worklistColumns[0].width
+	if w.filter.AllDays {
+		timeWidth = allDaysTimeWidth
+	}
+	w.table.SetColumnWidth(0, timeWidth)
 	w.table.Refresh()
-	w.detail.show(w.selected)
+	w.followSelection()
+}
+
+// followSelection keeps the table's highlight on the selected referral
+// wherever it moved, and clears the selection and the detail pane when the
+// referral is no longer listed: the pane must never act on a row the
+// technician cannot see.
+func (w *worklistView) followSelection() {
+	if w.selected == "" {
+		w.table.UnselectAll()
+		w.detail.show("")
+		return
+	}
+	for i, r := range w.rows {
+		if r.Key == w.selected {
+			w.table.Select(widget.TableCellID{Row: i, Col: 0})
+			w.detail.show(w.selected)
+			return
+		}
+	}
+	w.selected = ""
+	w.table.UnselectAll()
+	w.detail.show("")
 }
 
 func (w *worklistView) updateDayLabel() {
@@ -220,9 +266,9 @@ func (w *worklistView) updateDayLabel() {
 	case w.filter.AllDays:
 		w.day.SetText("All days")
 	case w.dayOffset == 0:
-		w.day.SetText("Today, " + time.Now().Format("Mon 2 Jan"))
+		w.day.SetText("Today, " + dateText(time.Now()))
 	default:
-		w.day.SetText(w.filter.Day.Format("Mon 2 Jan 2006"))
+		w.day.SetText(dateText(w.filter.Day))
 	}
 }
 
@@ -231,127 +277,26 @@ func (w *worklistView) clearHighlights() {
 	w.table.Refresh()
 }
 
+// selectKey shows key in the detail pane (a table click, or the tray's
+// "Show in worklist"). A referral outside the current filter widens the
+// view to all days without filters so that its row is there.
 func (w *worklistView) selectKey(key string) {
 	w.selected = key
-	w.detail.show(key)
 	w.u.modalities.setReferral(key)
-}
-
-// referralDetail shows everything the modality will receive for one referral
-// and the technician's actions on it.
-type referralDetail struct {
-	u       *ui
-	key     string
-	shown   app.Referral // what the pane shows, to leave it alone when nothing changed
-	content fyne.CanvasObject
-
-	title, remarks, message *widget.Label
-	fields                  *fyne.Container
-	showImages, markDone    *widget.Button
-	copyID, explain         *widget.Button
-	actions                 *fyne.Container
-}
-
-func newReferralDetail(u *ui) *referralDetail {
-	d := &referralDetail{u: u}
-	d.title = widget.NewLabelWithStyle("Select a referral to see what the modality receives.",
-		fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	d.title.Wrapping = fyne.TextWrapWord
-	d.fields = container.New(layout.NewFormLayout())
-	d.remarks = widget.NewLabel("")
-	d.remarks.Wrapping = fyne.TextWrapWord
-	d.message = widget.NewLabel("")
-	d.message.Wrapping = fyne.TextWrapWord
-	d.showImages = widget.NewButtonWithIcon("Show images", theme.VisibilityIcon(), d.onShowImages)
-	d.showImages.Importance = widget.HighImportance
-	d.markDone = widget.NewButtonWithIcon("Mark done", theme.ConfirmIcon(), d.onMarkDone)
-	d.copyID = widget.NewButtonWithIcon("Copy patient ID", theme.ContentCopyIcon(), d.onCopyID)
-	d.explain = widget.NewButtonWithIcon("Not on a device?", theme.QuestionIcon(), func() {
-		d.u.modalities.setReferral(d.key)
-		d.u.selectView(ViewModalities)
-	})
-	d.actions = container.NewGridWithColumns(2, d.showImages, d.markDone, d.copyID, d.explain)
-	d.content = container.NewVBox(d.title, d.actions, d.message, widget.NewSeparator(), d.fields, d.remarks)
-	d.show("")
-	return d
-}
-
-func (d *referralDetail) show(key string) {
-	r, ok := app.Referral{}, false
-	if key != "" {
-		r, ok = d.u.b.Referral(key)
-	}
-	if d.key != key {
-		d.message.SetText("")
-	}
-	d.key = key
-	if !ok {
-		d.key, d.shown = "", app.Referral{}
-		d.title.SetText("Select a referral to see what the modality receives.")
-		d.actions.Hide()
-		d.fields.RemoveAll()
-		d.remarks.SetText("")
-		return
-	}
-	if reflect.DeepEqual(r, d.shown) {
-		// Rebuilding on every sync would drop a text selection in progress.
-		return
-	}
-	d.shown = r
-	d.actions.Show()
-	d.title.SetText(fmt.Sprintf("%s · %s · %s", petText(r), r.Exam, r.Status))
-	d.fields.RemoveAll()
-	for _, f := range r.Fields {
-		label := widget.NewLabelWithStyle(f.Label, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
-		value := widget.NewLabel(f.Value)
-		value.Selectable = true
-		value.Wrapping = fyne.TextWrapWord
-		d.fields.Add(label)
-		d.fields.Add(value)
-	}
-	if r.Remarks != "" {
-		d.remarks.SetText("Remarks: " + r.Remarks)
-	} else {
-		d.remarks.SetText("No remarks.")
-	}
-	if r.Status == "COMPLETED" || r.Status == "DISCONTINUED" {
-		d.markDone.Disable()
-	} else {
-		d.markDone.Enable()
-	}
-}
-
-func (d *referralDetail) onShowImages() {
-	if err := d.u.showImages(d.key); err != nil {
-		d.message.SetText("Could not show images: " + err.Error())
-		return
-	}
-	d.message.SetText("")
-}
-
-func (d *referralDetail) onMarkDone() {
-	key := d.key
-	d.markDone.Disable()
-	d.message.SetText("Marking done…")
-	d.u.inBackground(func(ctx context.Context) error { return d.u.b.MarkDone(ctx, key) }, func(err error) {
-		if d.key == key {
-			if err != nil {
-				d.message.SetText("Could not mark done: " + err.Error() + " VetBridge keeps the worklist entry; try again.")
-			} else {
-				d.message.SetText("Marked done; Provet is updated in the background.")
-			}
+	for _, r := range w.rows {
+		if r.Key == key {
+			w.followSelection()
+			return
 		}
-		d.u.worklist.refresh()
-	})
-}
-
-func (d *referralDetail) onCopyID() {
-	r, ok := d.u.b.Referral(d.key)
-	if !ok {
-		return
 	}
-	d.u.fa.Clipboard().SetContent(r.PatientID)
-	d.message.SetText("Patient ID " + r.PatientID + " copied.")
+	// Each of these refreshes on its own; the selection is set again after.
+	w.selected = ""
+	w.search.SetText("")
+	w.modality.SetSelected(anyModality)
+	w.status.SetSelected(anyStatus)
+	w.allDays.SetChecked(true)
+	w.selected = key
+	w.refresh()
 }
 
 func petText(r app.Referral) string {
