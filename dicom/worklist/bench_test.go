@@ -3,6 +3,7 @@ package worklist
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -18,6 +19,8 @@ func benchIndex(b *testing.B, n int) *Index {
 		it := baseItem()
 		it.Key = fmt.Sprintf("wl:%d", i)
 		it.PatientName = fmt.Sprintf("Owner%d^Pet%d", i%977, i)
+		it.PatientID = fmt.Sprintf("P%d", i/3) // an animal comes about three times
+		it.AccessionNumber = fmt.Sprintf("A%d", i)
 		it.Modality = mods[(i/200)%len(mods)]
 		it.StationAETitle = it.Modality + "1"
 		it.StartDate = day0.AddDate(0, 0, i%200).Format("20060102")
@@ -166,5 +169,66 @@ func BenchmarkMatchName100k(b *testing.B) {
 		if len(x.match(c)) == 0 {
 			b.Fatal("no match")
 		}
+	}
+}
+
+// benchNow is inside benchIndex's 200 days.
+func benchNow() time.Time { return time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC) }
+
+// benchmarkFind runs one identifier through the whole server path with the
+// default profile, as an unconfigured device or the console sends it.
+func benchmarkFind(b *testing.B, ident []byte) {
+	x := benchIndex(b, 100_000)
+	s := &Service{Index: x, Now: benchNow, Log: discardLog}
+	req := Request{CallingAE: "CONSOLE", Implicit: true, Identifier: ident}
+	n := 0
+	send := func([]byte) error { n++; return nil }
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		n = 0
+		if st := s.Find(context.Background(), req, send); st != 0 || n == 0 {
+			b.Fatalf("status %#x, %d answers", st, n)
+		}
+	}
+	b.ReportMetric(float64(n), "answers")
+}
+
+func findIdentifier(name string) []byte {
+	return newBuilder(false, true).el(tagPatientName, "PN", name).el(tagPatientID, "LO", "").
+		seq(tagSPSSequence, func(d *dsBuilder) {
+			d.el(tagModality, "CS", "").el(tagStationAE, "AE", "").el(tagSPSStartDate, "DA", "").el(tagSPSStartTime, "TM", "")
+		}).b
+}
+
+// BenchmarkNameQuery100k: an owner's name typed at the console, no date, so
+// every date is searched.
+func BenchmarkNameQuery100k(b *testing.B) { benchmarkFind(b, findIdentifier("OWNER12^*")) }
+
+// BenchmarkBroadQuery100k: a device's routine poll, no keys, so the default
+// window (yesterday to tomorrow) applies.
+func BenchmarkBroadQuery100k(b *testing.B) { benchmarkFind(b, findIdentifier("")) }
+
+// BenchmarkIndexMemory100k reports what the index holds per item, and the
+// share of the name, patient ID and accession lookups.
+func BenchmarkIndexMemory100k(b *testing.B) {
+	const n = 100_000
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	for b.Loop() {
+		b.StopTimer()
+		before := heap()
+		x := benchIndex(b, n)
+		withLookups := heap()
+		x.lookups = nil
+		without := heap()
+		runtime.KeepAlive(x)
+		b.ReportMetric(float64(withLookups-before)/n, "B/item")
+		b.ReportMetric(float64(withLookups-without)/n, "lookupB/item")
+		b.StartTimer()
 	}
 }

@@ -2,6 +2,7 @@ package worklist
 
 import (
 	"errors"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -9,19 +10,39 @@ import (
 )
 
 // Index holds the items served to modalities, organised by scheduled date and
-// modality so a one-day query looks at that day only. It is safe for
+// modality so a one-day query looks at that day only, and by patient name,
+// patient ID and accession number so a query for one patient or order looks
+// at the few items that can match, whatever their dates. It is safe for
 // concurrent use: queries take a read lock only while selecting, never while
 // answers are sent, so a slow device never holds up a sync.
 type Index struct {
-	mu     sync.RWMutex
+	mu sync.RWMutex
+	content
+}
+
+// content is everything an Index holds, so ReplaceAll can swap it whole.
+type content struct {
 	byKey  map[string]*entry
 	byDate map[string]map[string]map[string]*entry // date → modality → key
 	dates  []string                                // sorted keys of byDate ("" = undated)
+	// lookups narrow queries that name a patient or an order (see lookup).
+	lookups []*lookup
+	// statuses counts items by folded SPS status, for StatusCounts.
+	statuses map[string]int
 }
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	return &Index{byKey: map[string]*entry{}, byDate: map[string]map[string]map[string]*entry{}}
+	return &Index{content: newContent()}
+}
+
+func newContent() content {
+	return content{
+		byKey:    map[string]*entry{},
+		byDate:   map[string]map[string]map[string]*entry{},
+		lookups:  newLookups(),
+		statuses: map[string]int{},
+	}
 }
 
 // entry is an indexed item with what matching needs precomputed once, at Put,
@@ -119,6 +140,10 @@ func (x *Index) put(it *entry) {
 		day[m] = mod
 	}
 	mod[it.Key] = it
+	for _, l := range x.lookups {
+		l.add(it)
+	}
+	x.statuses[foldStatus(it.SPSStatus)]++
 }
 
 func (x *Index) remove(key string) {
@@ -140,7 +165,16 @@ func (x *Index) remove(key string) {
 			x.dates = append(x.dates[:i], x.dates[i+1:]...)
 		}
 	}
+	for _, l := range x.lookups {
+		l.remove(old)
+	}
+	st := foldStatus(old.SPSStatus)
+	if x.statuses[st]--; x.statuses[st] <= 0 {
+		delete(x.statuses, st)
+	}
 }
+
+func foldStatus(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
 
 // Delete removes items by Key; unknown keys are ignored.
 func (x *Index) Delete(keys ...string) {
@@ -159,7 +193,7 @@ func (x *Index) ReplaceAll(items []Item) error {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.byKey, x.byDate, x.dates = fresh.byKey, fresh.byDate, fresh.dates
+	x.content = fresh.content
 	return nil
 }
 
@@ -181,6 +215,16 @@ func (x *Index) Len() int {
 	return len(x.byKey)
 }
 
+// StatusCounts returns how many items have each Scheduled Procedure Step
+// status, upper-cased and trimmed ("" counts items with no status). The
+// counts are kept by Put and Delete, so this costs a copy of a map of a few
+// entries however many items the index holds.
+func (x *Index) StatusCounts() map[string]int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return maps.Clone(x.statuses)
+}
+
 // All returns every item in schedule order.
 func (x *Index) All() []Item {
 	x.mu.RLock()
@@ -200,29 +244,38 @@ func (x *Index) Match(q Query) []Item {
 func (x *Index) match(c *compiled) []*entry {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	if buckets, ok := x.narrow(c); ok {
+		return matchBuckets(c, buckets)
+	}
 	var out []*entry
-	visit := func(day map[string]map[string]*entry) {
+	x.walk(c, func(mod map[string]*entry) {
+		for _, it := range mod {
+			if c.matchesEntry(it) {
+				out = append(out, it)
+			}
+		}
+	})
+	return out
+}
+
+// walk calls visit with each modality bucket of the days c can match.
+func (x *Index) walk(c *compiled, visit func(map[string]*entry)) {
+	visitDay := func(day map[string]map[string]*entry) {
 		if c.modality != "" {
-			for _, it := range day[c.modality] {
-				if c.matchesEntry(it) {
-					out = append(out, it)
-				}
+			if mod, ok := day[c.modality]; ok {
+				visit(mod)
 			}
 			return
 		}
 		for _, mod := range day {
-			for _, it := range mod {
-				if c.matchesEntry(it) {
-					out = append(out, it)
-				}
-			}
+			visit(mod)
 		}
 	}
 	if !c.hasDate {
 		for _, d := range x.dates {
-			visit(x.byDate[d])
+			visitDay(x.byDate[d])
 		}
-		return out
+		return
 	}
 	// Undated items never match a date key, so "" is skipped.
 	start := sort.SearchStrings(x.dates, maxStr(c.dateLo, "0"))
@@ -231,7 +284,65 @@ func (x *Index) match(c *compiled) []*entry {
 		if c.dateHi != "" && d > c.dateHi {
 			break
 		}
-		visit(x.byDate[d])
+		visitDay(x.byDate[d])
+	}
+}
+
+// walkSize is how many entries walk would visit for c.
+func (x *Index) walkSize(c *compiled) int {
+	if !c.hasDate && c.modality == "" {
+		return len(x.byKey)
+	}
+	n := 0
+	x.walk(c, func(mod map[string]*entry) { n += len(mod) })
+	return n
+}
+
+// narrow picks, among the lookups that can serve one of c's keys, the one
+// with the fewest candidates, if it has fewer than the date walk would visit.
+func (x *Index) narrow(c *compiled) ([][]*entry, bool) {
+	var best [][]*entry
+	bestN := -1
+	for i := range c.preds {
+		p := &c.preds[i]
+		if p.kind != predKey {
+			continue
+		}
+		for _, l := range x.lookups {
+			if l.a != p.a {
+				continue
+			}
+			if b, n, ok := l.candidates(p); ok && (bestN < 0 || n < bestN) {
+				best, bestN = b, n
+			}
+		}
+	}
+	if bestN < 0 || bestN >= x.walkSize(c) {
+		return nil, false
+	}
+	return best, true
+}
+
+// matchBuckets matches the entries of buckets, each once: an entry filed
+// under two values (a name with two family names) is in two buckets.
+func matchBuckets(c *compiled, buckets [][]*entry) []*entry {
+	var out []*entry
+	var seen map[*entry]bool
+	if len(buckets) > 1 {
+		seen = map[*entry]bool{}
+	}
+	for _, b := range buckets {
+		for _, e := range b {
+			if seen != nil {
+				if seen[e] {
+					continue
+				}
+				seen[e] = true
+			}
+			if c.matchesEntry(e) {
+				out = append(out, e)
+			}
+		}
 	}
 	return out
 }
