@@ -61,3 +61,27 @@ func FuzzCallback(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeSaved guards the reader of what the keyring or the token file
+// holds: no panic, and whatever it accepts survives a save and a load.
+func FuzzDecodeSaved(f *testing.F) {
+	for _, s := range []string{
+		`{"v":1,"refresh_token":"r","access_token":"a","token_type":"Bearer","expiry":"2026-11-29T20:00:00Z"}`,
+		`{"v":1,"refresh_token":"r"}`, `{"v":2,"refresh_token":"r","new":[1]}`, "bare-refresh-token", "{", "", `{"v":1,"expiry":"x"}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		tok, err := decodeSaved(v)
+		if err != nil {
+			return
+		}
+		if tok.RefreshToken == "" && tok.AccessToken == "" {
+			t.Fatalf("%q decoded to an empty sign-in", v)
+		}
+		again, err := decodeSaved(encodeSaved(tok))
+		if err != nil || again.RefreshToken != tok.RefreshToken || again.AccessToken != tok.AccessToken || !again.Expiry.Equal(tok.Expiry) {
+			t.Fatalf("%q: %+v did not survive a save: %+v %v", v, tok, again, err)
+		}
+	})
+}

@@ -53,8 +53,11 @@ func decodeSaved(v string) (*oauth2.Token, error) {
 		return nil, ErrNoToken
 	}
 	if !strings.HasPrefix(v, "{") {
-		if strings.ContainsAny(v, " \t\r\n") {
-			return nil, errDamaged
+		// RFC 6749 tokens are visible ASCII; anything else is not a token.
+		for i := range len(v) {
+			if v[i] < 0x21 || v[i] > 0x7e {
+				return nil, errDamaged
+			}
 		}
 		return &oauth2.Token{RefreshToken: v}, nil
 	}
