@@ -346,36 +346,45 @@ func (s *Store) verify() error {
 // ever after: worklist items, outbox entries, dedup stamps and query log
 // sequence numbers.
 func checkRecords(tx *bolt.Tx) error {
-	if err := tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
-		if _, err := decodeItem(string(k), v); err != nil {
-			return damage("worklist item %q: %v", k, err)
+	for _, c := range []struct {
+		bucket []byte
+		check  func(k, v []byte) error
+	}{
+		{bucketItems, func(k, v []byte) error {
+			if _, err := decodeItem(string(k), v); err != nil {
+				return damage("worklist item %q: %v", k, err)
+			}
+			return nil
+		}},
+		{bucketOutbox, func(k, v []byte) error {
+			if _, err := decodeOutbox(k, v); err != nil {
+				return damage("%v", err)
+			}
+			return nil
+		}},
+		{bucketDedup, func(k, v []byte) error {
+			if len(v) != 8 && len(v) != 16 {
+				return damage("dedup record %q has %d bytes", k, len(v))
+			}
+			return nil
+		}},
+		{bucketQueries, func(k, _ []byte) error {
+			if len(k) != 8 {
+				return damage("query log key %x", k)
+			}
+			return nil
+		}},
+	} {
+		// A missing bucket is created later; a value in its place is not.
+		if b := tx.Bucket(c.bucket); b != nil {
+			if err := b.ForEach(c.check); err != nil {
+				return err
+			}
+		} else if tx.Cursor().Bucket().Get(c.bucket) != nil {
+			return damage("%s is a value where a bucket belongs", c.bucket)
 		}
-		return nil
-	}); err != nil {
-		return err
 	}
-	if err := tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
-		if _, err := decodeOutbox(k, v); err != nil {
-			return damage("%v", err)
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	if err := tx.Bucket(bucketDedup).ForEach(func(k, v []byte) error {
-		if len(v) != 8 && len(v) != 16 {
-			return damage("dedup record %q has %d bytes", k, len(v))
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	return tx.Bucket(bucketQueries).ForEach(func(k, _ []byte) error {
-		if len(k) != 8 {
-			return damage("query log key %x", k)
-		}
-		return nil
-	})
+	return nil
 }
 
 // loadRecovery reads a recovery notice left in the file by this or an

@@ -165,9 +165,14 @@ func openVerified(path, dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, dir: dir, queryCap: uint64(opts.QueryLogLimit)}
-	err = guard(s.init)
+	// Nothing is written before the checks pass, so a damaged file is moved
+	// aside exactly as it was found.
+	version, err := s.schema()
 	if err == nil {
 		err = guard(s.verify)
+	}
+	if err == nil {
+		err = guard(func() error { return s.upgrade(version) })
 	}
 	if err == nil {
 		err = s.loadRecovery()
@@ -203,33 +208,53 @@ func createBuckets(tx *bolt.Tx) error {
 	return nil
 }
 
-// init refuses a file from a newer VetBridge before writing anything to it,
-// then creates missing buckets and migrates an older layout.
-func (s *Store) init() error {
+// schema reads the file's schema version (0 for a new file) and refuses a
+// file from a newer VetBridge before anything reads its records.
+func (s *Store) schema() (uint64, error) {
 	var version uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if meta == nil {
+	err := guard(func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			meta := tx.Bucket(bucketMeta)
+			if meta == nil {
+				return nil
+			}
+			v := meta.Get(keySchema)
+			if v == nil {
+				return nil
+			}
+			if len(v) != 8 {
+				return damage("the schema marker has %d bytes", len(v))
+			}
+			version = binary.BigEndian.Uint64(v)
 			return nil
-		}
-		v := meta.Get(keySchema)
-		if v == nil {
-			return nil
-		}
-		if len(v) != 8 {
-			return damage("the schema marker has %d bytes", len(v))
-		}
-		version = binary.BigEndian.Uint64(v)
-		return nil
+		})
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if version > SchemaVersion {
-		return fmt.Errorf("this database (%s) was written by a newer VetBridge (schema %d, this one reads up to %d); install the newer VetBridge again or move the file aside: %w",
+		return 0, fmt.Errorf("this database (%s) was written by a newer VetBridge (schema %d, this one reads up to %d); install the newer VetBridge again or move the file aside: %w",
 			filepath.Join(s.dir, FileName), version, SchemaVersion, ErrSchemaTooNew)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	return version, nil
+}
+
+// upgrade creates missing buckets and migrates an older layout; a file that
+// needs neither is not written to.
+func (s *Store) upgrade(version uint64) error {
+	if version == SchemaVersion {
+		complete := true
+		_ = s.db.View(func(tx *bolt.Tx) error {
+			for _, name := range allBuckets {
+				complete = complete && tx.Bucket(name) != nil
+			}
+			return nil
+		})
+		if complete {
+			return nil
+		}
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := createBuckets(tx); err != nil {
 			return err
 		}

@@ -336,8 +336,8 @@ func TestCallbacksStopAndMayReenter(t *testing.T) {
 	}
 	stop := errors.New("stop")
 	for name, walk := range map[string]func(func(Item) error) error{
-		"date":     func(fn func(Item) error) error { return s.ItemsByDate("", "", fn) },
-		"all":      s.AllItems,
+		"date": func(fn func(Item) error) error { return s.ItemsByDate("", "", fn) },
+		"all":  s.AllItems,
 	} {
 		n := 0
 		err := walk(func(Item) error {
