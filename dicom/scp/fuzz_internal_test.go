@@ -31,6 +31,14 @@ func FuzzAssociateRQ(f *testing.F) {
 		AETitle: "VETBRIDGE", StrictCalledAE: true,
 		Find:   func(_ context.Context, _ FindRequest, _ func([]byte) error) uint16 { return 0 },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// Every refusal reason, including ones the server does not know,
+		// must still produce a valid RJ.
+		Admit: func(callingAE, _ string, _ netip.Addr) Admission {
+			if callingAE == "" {
+				return Admission{}
+			}
+			return Admission{Refuse: RefusalReason(callingAE[0] % 6), Registered: callingAE[0]&1 == 1}
+		},
 	})
 	ip := netip.MustParseAddr("127.0.0.1")
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -40,6 +48,9 @@ func FuzzAssociateRQ(f *testing.F) {
 		}
 		rq := p.(*pdu.AssociateRQ)
 		if v := s.vet(rq, ip); v.rj != nil {
+			if v.rj.Result != pdu.RJResultPermanent && v.refused != NotRefused {
+				t.Fatalf("refusal %v answered with a transient RJ", v.refused)
+			}
 			if _, err := v.rj.Append(nil); err != nil {
 				t.Fatal(err)
 			}
