@@ -13,7 +13,7 @@ import (
 // query and then only fills in values per item, because looking keys up,
 // consulting the dictionary and sorting for every answer was most of the
 // cost of a query with a hundred matches. Encoding through a plan gives the
-// very bytes Encode gives (TestPlanEncodesLikeEncode).
+// very bytes encoding answerElements alone gives (TestPlanEncodesLikeEncode).
 type answerPlan struct {
 	q        *Query
 	top, sps []planElem

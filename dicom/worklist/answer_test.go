@@ -87,7 +87,7 @@ func TestPlanEncodesLikeEncode(t *testing.T) {
 				// must not leak one answer into the next.
 				plan := newAnswerPlan(&q)
 				for _, it := range items {
-					want, err := Encode(it, q, cs, s.bigEndian, s.implicit)
+					want, err := encode(it, q, cs, s.bigEndian, s.implicit)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -116,7 +116,7 @@ func TestPlanAnswersAreOwned(t *testing.T) {
 		kept = append(kept, b)
 	}
 	for i, it := range items {
-		want, _ := Encode(it, q, CharsetAuto, false, false)
+		want, _ := encode(it, q, CharsetAuto, false, false)
 		if !bytes.Equal(kept[i], want) {
 			t.Errorf("answer %d changed after later answers were encoded", i)
 		}
@@ -144,8 +144,8 @@ func TestIndexNameMatchingAgreesWithMatches(t *testing.T) {
 		for _, p := range pats {
 			for _, tg := range []Tag{tagPatientName, 0x00102297, 0x00080090} {
 				q := Query{Keys: []Key{name(tg, p)}}
-				want := Matches(q, it)
-				if got := len(x.Match(q)) == 1; got != want {
+				want := matches(q, it)
+				if got := len(indexMatch(x, q)) == 1; got != want {
 					t.Errorf("%v %q against %q: index says %v, Matches %v", tg, p, n, got, want)
 				}
 			}
@@ -172,7 +172,7 @@ func BenchmarkEncodeAnswers(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		for i := range items {
-			if _, err := Encode(items[i], q, CharsetAuto, false, false); err != nil {
+			if _, err := encode(items[i], q, CharsetAuto, false, false); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -207,7 +207,7 @@ func TestCachedAnswersMatchEncode(t *testing.T) {
 						if e.answer.Load() == before {
 							hits++
 						}
-						want, err := Encode(e.Item, q, cs, s.bigEndian, s.implicit)
+						want, err := encode(e.Item, q, cs, s.bigEndian, s.implicit)
 						if err != nil {
 							t.Fatal(err)
 						}

@@ -44,14 +44,14 @@ func oneDayQuery() Query {
 func benchmarkOneDay(b *testing.B, n int) {
 	x := benchIndex(b, n)
 	q := oneDayQuery()
-	want := len(x.Match(q))
+	want := len(indexMatch(x, q))
 	if want == 0 {
 		b.Fatal("the one-day query matches nothing")
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if got := len(x.Match(q)); got != want {
+		if got := len(indexMatch(x, q)); got != want {
 			b.Fatalf("got %d matches, want %d", got, want)
 		}
 	}
@@ -68,7 +68,7 @@ func BenchmarkMatchBroad1k(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if len(x.Match(q)) == 0 {
+		if len(indexMatch(x, q)) == 0 {
 			b.Fatal("no match")
 		}
 	}
@@ -109,7 +109,7 @@ func BenchmarkEncodeAnswer(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := Encode(it, q, CharsetAuto, false, true); err != nil {
+		if _, err := encode(it, q, CharsetAuto, false, true); err != nil {
 			b.Fatal(err)
 		}
 	}

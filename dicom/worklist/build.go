@@ -106,13 +106,9 @@ func makeKey(el *dicom.Element, inSPS bool, dec textDecoder) Key {
 		}
 		return k
 	case matchOtherIDs:
-		for _, item := range seqItems(el) {
-			for _, sub := range item {
-				if elemTag(sub) == tagPatientID {
-					k.Value = elemString(sub, dec)
-				}
-			}
-			break
+		// A query carries one item; its Patient ID is the matching value.
+		if items := seqItems(el); len(items) > 0 {
+			k.Value = patientIDOf(items[0], dec)
 		}
 		return k
 	}
@@ -141,6 +137,16 @@ func makeKey(el *dicom.Element, inSPS bool, dec textDecoder) Key {
 	}
 	k.Value = v
 	return k
+}
+
+// patientIDOf reads the Patient ID of one Other Patient IDs Sequence item.
+func patientIDOf(item []*dicom.Element, dec textDecoder) string {
+	for _, sub := range item {
+		if elemTag(sub) == tagPatientID {
+			return elemString(sub, dec)
+		}
+	}
+	return ""
 }
 
 // codeOf reads one code sequence item.

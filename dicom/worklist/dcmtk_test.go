@@ -187,8 +187,8 @@ func TestDCMTKExampleQueriesAgainstIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 		q := mustDecode(t, b, false, false)
-		for _, it := range x.Match(q) {
-			if _, err := Encode(it, q, CharsetAuto, false, false); err != nil {
+		for _, it := range indexMatch(x, q) {
+			if _, err := encode(it, q, CharsetAuto, false, false); err != nil {
 				t.Errorf("%s: %v", f, err)
 			}
 		}
@@ -238,7 +238,7 @@ func TestEncodedAnswersReadByDCMDump(t *testing.T) {
 		name, flag          string
 		bigEndian, implicit bool
 	}{{"implicit", "-ti", false, true}, {"explicit", "-te", false, false}, {"big", "-tb", true, false}} {
-		b, err := Encode(it, q, CharsetAuto, s.bigEndian, s.implicit)
+		b, err := encode(it, q, CharsetAuto, s.bigEndian, s.implicit)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -123,7 +123,7 @@ func TestDecodeSloppyQuery(t *testing.T) {
 		t.Errorf("got %d keys, want 7: %+v", len(q.Keys), q.Keys)
 	}
 	// A date that is not a date must not exclude anything.
-	if !Matches(q, Item{PatientName: "Mäkinen^Pörri", SpeciesDescription: "Cat", Modality: "DX", SPSStatus: "SCHEDULED", StationAETitle: "X"}) {
+	if !matches(q, Item{PatientName: "Mäkinen^Pörri", SpeciesDescription: "Cat", Modality: "DX", SPSStatus: "SCHEDULED", StationAETitle: "X"}) {
 		t.Error("the sloppy query should match its item")
 	}
 }

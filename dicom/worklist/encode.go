@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"fmt"
 	"math/big"
 	"strings"
 	"unicode/utf8"
@@ -12,8 +11,17 @@ import (
 	dtag "github.com/suyashkumar/dicom/pkg/tag"
 )
 
-// Encode builds one C-FIND answer identifier for item: only the keys q asked
-// for (profile-added keys are not returned), in the transfer syntax given.
+// outElem is an answer attribute before charset conversion.
+type outElem struct {
+	tag   Tag
+	vr    string
+	value string      // UTF-8
+	items [][]outElem // for SQ
+}
+
+// answerElements lists one answer's attributes for item: only the keys q
+// asked for (profile-added keys are not returned), in tag order. The answer
+// plan and .wl files are built from it.
 //
 // The Type 1 values a modality needs to accept an item are never sent empty
 // when requested; an item lacking one gets a deterministic fallback:
@@ -25,24 +33,8 @@ import (
 //   - Modality: OT; SPS Start Time: 000000; SPS Start Date: the day Updated;
 //   - Scheduled Station AE: the calling AE, else "ANY".
 //
-// Text is converted to cs (CharsetAuto chooses per answer) and (0008,0005) is
-// added whenever the answer carries non-ASCII text.
-func Encode(item Item, q Query, cs Charset, bigEndian, implicit bool) ([]byte, error) {
-	if bigEndian && implicit {
-		return nil, fmt.Errorf("implicit VR big endian is not a DICOM transfer syntax")
-	}
-	out := answerElements(&item, &q)
-	return encodeElements(out, resolveCharset(cs, q.CharacterSet, out), false, bigEndian, implicit)
-}
-
-// outElem is an answer attribute before charset conversion.
-type outElem struct {
-	tag   Tag
-	vr    string
-	value string      // UTF-8
-	items [][]outElem // for SQ
-}
-
+// Text is converted to the answer's character set when it is encoded, and
+// (0008,0005) is added whenever the answer carries non-ASCII text.
 func answerElements(it *Item, q *Query) []outElem {
 	var out []outElem
 	var sps []outElem

@@ -42,7 +42,7 @@ func TestEncodeReturnsOnlyRequestedKeys(t *testing.T) {
 				{Tag: 0x00400012, Name: "PreMedication", VR: "LO", InSPS: true},
 				{Tag: tagStationAE, Name: "ScheduledStationAETitle", VR: "AE", InSPS: true, Value: "DX1", Profile: true, Injected: true},
 			}}
-			b, err := Encode(it, q, CharsetUTF8, s.bigEndian, s.implicit)
+			b, err := encode(it, q, CharsetUTF8, s.bigEndian, s.implicit)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,11 +96,11 @@ func TestEncodeType1Fallbacks(t *testing.T) {
 		key(tagSPSID, true, ""), key(tagSPSDescription, true, ""), key(tagStationAE, true, ""),
 		key(tagSPSStartDate, true, ""), key(tagSPSStartTime, true, ""), key(tagModality, true, ""),
 	}}
-	b1, err := Encode(it, q, CharsetAuto, false, true)
+	b1, err := encode(it, q, CharsetAuto, false, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b2, _ := Encode(it, q, CharsetAuto, false, true)
+	b2, _ := encode(it, q, CharsetAuto, false, true)
 	if !bytes.Equal(b1, b2) {
 		t.Error("fallbacks must be deterministic")
 	}
@@ -149,7 +149,7 @@ func TestEncodeCharsets(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			it := baseItem()
 			it.PatientName = c.patient
-			b, err := Encode(it, q(c.declared), c.cs, false, false)
+			b, err := encode(it, q(c.declared), c.cs, false, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,7 +170,7 @@ func TestEncodeCharsets(t *testing.T) {
 func TestEncodeClipsOverlongValues(t *testing.T) {
 	it := baseItem()
 	it.AccessionNumber = strings.Repeat("A", 40)
-	b, err := Encode(it, Query{Keys: []Key{key(0x00080050, false, "")}}, CharsetAuto, false, false)
+	b, err := encode(it, Query{Keys: []Key{key(0x00080050, false, "")}}, CharsetAuto, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}

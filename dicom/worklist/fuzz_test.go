@@ -38,10 +38,10 @@ func FuzzDecodeQuery(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if m, rs := Matches(q, it), Explain(q, it); m != (len(rs) == 0) {
+		if m, rs := matches(q, it), Explain(q, it); m != (len(rs) == 0) {
 			t.Fatalf("Matches = %v but Explain = %+v", m, rs)
 		}
-		if _, err := Encode(it, q, CharsetAuto, bigEndian, implicit); err != nil && !(bigEndian && implicit) {
+		if _, err := encode(it, q, CharsetAuto, bigEndian, implicit); err != nil && !(bigEndian && implicit) {
 			t.Fatalf("a decoded query must encode: %v", err)
 		}
 	})

@@ -2,6 +2,7 @@ package worklist
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -114,3 +115,40 @@ func mustTime(t testing.TB, s string) time.Time {
 }
 
 var discardLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// matches runs the predicates alone, without the index: the reference the
+// index and Explain are checked against.
+func matches(q Query, it Item) bool {
+	c := compile(q)
+	for i := range c.preds {
+		if !c.preds[i].test(&it) {
+			return false
+		}
+	}
+	return true
+}
+
+// indexMatch returns what the index answers q with, in schedule order.
+func indexMatch(x *Index, q Query) []Item {
+	return sortedCopies(sortItems(x.match(compile(q))))
+}
+
+func indexGet(x *Index, key string) (Item, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	e, ok := x.byKey[key]
+	if !ok {
+		return Item{}, false
+	}
+	return *cloneItem(e.Item), true
+}
+
+// encode is one answer encoded on its own, without a plan: the reference
+// the answer plan is checked against.
+func encode(item Item, q Query, cs Charset, bigEndian, implicit bool) ([]byte, error) {
+	if bigEndian && implicit {
+		return nil, fmt.Errorf("implicit VR big endian is not a DICOM transfer syntax")
+	}
+	out := answerElements(&item, &q)
+	return encodeElements(out, resolveCharset(cs, q.CharacterSet, out), false, bigEndian, implicit)
+}

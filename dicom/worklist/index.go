@@ -197,17 +197,6 @@ func (x *Index) ReplaceAll(items []Item) error {
 	return nil
 }
 
-// Get returns the item with key.
-func (x *Index) Get(key string) (Item, bool) {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	it, ok := x.byKey[key]
-	if !ok {
-		return Item{}, false
-	}
-	return *cloneItem(it.Item), true
-}
-
 // Len returns the number of items.
 func (x *Index) Len() int {
 	x.mu.RLock()
@@ -234,11 +223,6 @@ func (x *Index) All() []Item {
 	}
 	x.mu.RUnlock()
 	return sortedCopies(sortItems(out))
-}
-
-// Match returns the items matching q in schedule order (date, time, key).
-func (x *Index) Match(q Query) []Item {
-	return sortedCopies(sortItems(x.match(compile(q))))
 }
 
 func (x *Index) match(c *compiled) []*entry {

@@ -30,7 +30,7 @@ func TestIndexCRUD(t *testing.T) {
 	}
 	// Items are copied in and out.
 	all[0].SpeciesCode.Value = "changed"
-	if got, _ := x.Get("c"); got.SpeciesCode.Value != "448771007" {
+	if got, _ := indexGet(x, "c"); got.SpeciesCode.Value != "448771007" {
 		t.Error("a caller's change reached the index")
 	}
 	// Moving an item to another day and modality re-files it.
@@ -39,17 +39,17 @@ func TestIndexCRUD(t *testing.T) {
 		t.Fatal(err)
 	}
 	day := Query{Keys: []Key{key(tagSPSStartDate, true, "20261122"), key(tagModality, true, "DX")}}
-	if n := len(x.Match(day)); n != 3 {
+	if n := len(indexMatch(x, day)); n != 3 {
 		t.Errorf("one-day DX query found %d, want 3", n)
 	}
 	x.Delete("a", "nonexistent")
-	if _, ok := x.Get("a"); ok || x.Len() != 2 {
+	if _, ok := indexGet(x, "a"); ok || x.Len() != 2 {
 		t.Error("Delete did not remove")
 	}
 	if err := x.ReplaceAll([]Item{a}); err != nil {
 		t.Fatal(err)
 	}
-	if x.Len() != 1 || len(x.Match(Query{Keys: []Key{key(tagSPSStartDate, true, "20261123")}})) != 0 {
+	if x.Len() != 1 || len(indexMatch(x, Query{Keys: []Key{key(tagSPSStartDate, true, "20261123")}})) != 0 {
 		t.Error("ReplaceAll left old items or old date buckets")
 	}
 }
@@ -75,7 +75,7 @@ func TestIndexConcurrent(t *testing.T) {
 	}()
 	q := Query{Keys: []Key{key(tagSPSStartDate, true, "20261120-20261124"), key(tagPatientName, false, "MAKINEN")}}
 	for i := 0; i < 200; i++ {
-		for _, it := range x.Match(q) {
+		for _, it := range indexMatch(x, q) {
 			if it.PatientName != "Mäkinen^Pörri" {
 				t.Fatal("torn item")
 			}
@@ -135,12 +135,12 @@ func TestIndexLookupsAgreeWithScan(t *testing.T) {
 			q := Query{SPS: true, Keys: keys}
 			var want []string
 			for _, it := range items {
-				if Matches(q, it) {
+				if matches(q, it) {
 					want = append(want, it.Key)
 				}
 			}
 			var got []string
-			for _, it := range x.Match(q) {
+			for _, it := range indexMatch(x, q) {
 				got = append(got, it.Key)
 			}
 			sort.Strings(want)

@@ -17,12 +17,6 @@ type Reason struct {
 	Text string `json:"text"`
 }
 
-// Matches reports whether item answers q.
-func Matches(q Query, item Item) bool {
-	c := compile(q)
-	return c.matches(&item)
-}
-
 // Explain lists the keys of q that exclude item, and why. An empty result
 // means the item matches. It runs the very predicates matching runs, so the two
 // can never disagree.
@@ -65,15 +59,6 @@ type compiled struct {
 	hasDate        bool
 	dateLo, dateHi string
 	modality       string
-}
-
-func (c *compiled) matches(it *Item) bool {
-	for i := range c.preds {
-		if !c.preds[i].test(it) {
-			return false
-		}
-	}
-	return true
 }
 
 // matchesEntry is matches for an indexed item, using what Put precomputed.

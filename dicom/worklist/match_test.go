@@ -191,7 +191,7 @@ func TestMatch(t *testing.T) {
 				c.edit(&it)
 			}
 			q := Query{SPS: true, Keys: c.keys}
-			got := Matches(q, it)
+			got := matches(q, it)
 			if got != c.want {
 				t.Errorf("Matches = %v, want %v", got, c.want)
 			}
@@ -210,7 +210,7 @@ func TestMatch(t *testing.T) {
 			if err := x.Put(it); err != nil {
 				t.Fatal(err)
 			}
-			if n := len(x.Match(q)); (n == 1) != c.want {
+			if n := len(indexMatch(x, q)); (n == 1) != c.want {
 				t.Errorf("index returned %d items, want match=%v", n, c.want)
 			}
 		})

@@ -55,7 +55,7 @@ func TestReadFileBareDataSet(t *testing.T) {
 		}
 	}
 	for _, implicit := range []bool{false, true} {
-		b, err := Encode(it, q, CharsetLatin1, false, implicit)
+		b, err := encode(it, q, CharsetLatin1, false, implicit)
 		if err != nil {
 			t.Fatal(err)
 		}

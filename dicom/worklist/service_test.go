@@ -98,16 +98,16 @@ func TestServiceProfiles(t *testing.T) {
 	if !reflect.DeepEqual(back.Query, r.Query) {
 		t.Errorf("query does not survive JSON:\n%+v\n%+v", back.Query, r.Query)
 	}
-	tomorrow, _ := s.Index.Get("tomorrow-dx")
+	tomorrow, _ := indexGet(s.Index, "tomorrow-dx")
 	rs := Explain(back.Query, tomorrow)
 	if len(rs) != 1 || rs[0].Text != "scheduled tomorrow (2026-11-23); the device sent no date, patient or order number; its default window is 2026-11-22" {
 		t.Errorf("Explain = %+v", rs)
 	}
-	started, _ := s.Index.Get("started-dx")
+	started, _ := indexGet(s.Index, "started-dx")
 	if rs := Explain(back.Query, started); len(rs) != 1 || rs[0].Text != "status STARTED is hidden for this device" {
 		t.Errorf("Explain = %+v", rs)
 	}
-	us, _ := s.Index.Get("today-us")
+	us, _ := indexGet(s.Index, "today-us")
 	if rs := Explain(back.Query, us); len(rs) != 1 || rs[0].Want != "DX1" {
 		t.Errorf("Explain = %+v", rs)
 	}
@@ -169,11 +169,11 @@ func TestProfileApply(t *testing.T) {
 	// A time of day with the profile's window is matched per day, not as one period.
 	it := baseItem()
 	it.StartDate, it.StartTime = "20261121", "070000"
-	if Matches(got, it) {
+	if matches(got, it) {
 		t.Error("07:00 must not match a device asking for 08-12")
 	}
 	it.StartTime, it.Modality, it.StationAETitle = "110000", "US", "US1"
-	if !Matches(got, it) {
+	if !matches(got, it) {
 		t.Errorf("should match: %+v", Explain(got, it))
 	}
 	none := Profile{DaysBefore: -1, DaysAfter: -1, ShowStarted: true}.Apply(Query{}, "", now)
@@ -187,7 +187,7 @@ func TestProfileHonoursAskedStatus(t *testing.T) {
 	q := DefaultProfile().Apply(Query{Keys: []Key{key(tagSPSStatus, true, "STARTED")}}, "X", now)
 	it := baseItem()
 	it.SPSStatus = "STARTED"
-	if !Matches(q, it) {
+	if !matches(q, it) {
 		t.Errorf("a device asking for STARTED must see started items: %+v", Explain(q, it))
 	}
 }

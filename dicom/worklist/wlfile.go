@@ -171,12 +171,8 @@ func buildItem(ds dataSet) Item {
 			}
 		case a.list != nil:
 			for _, item := range seqItems(el) {
-				for _, sub := range item {
-					if elemTag(sub) == tagPatientID {
-						if id := elemString(sub, dec); id != "" {
-							*a.list(&it) = append(*a.list(&it), id)
-						}
-					}
+				if id := patientIDOf(item, dec); id != "" {
+					*a.list(&it) = append(*a.list(&it), id)
 				}
 			}
 		case a.set != nil:
