@@ -68,7 +68,8 @@ func newFake() *fakeBackend {
 			{Key: "k1", Scheduled: now.Add(-2 * time.Hour), PetName: "Bella", Species: "Dog", Breed: "Labrador",
 				OwnerName: "Anna Virtanen", PatientID: "P1", AccessionNumber: "A1", Exam: "Thorax",
 				Modality: "DX", StationAE: "DX1", RequestingVet: "Dr Koivu", Status: "SCHEDULED",
-				Fields: []app.Field{{Label: "Patient ID", Value: "P1"}, {Label: "Accession", Value: "A1"}}},
+				Fields: []app.Field{{Label: "Patient ID (0010,0020)", Value: "P1"}, {Label: "Accession Number (0008,0050)", Value: "A1"},
+					{Label: "Start Date (0040,0002)", Value: now.Add(-2 * time.Hour).Format("20060102")}}},
 			{Key: "k2", Scheduled: now.Add(-time.Hour), PetName: "Misu", Species: "Cat",
 				OwnerName: "Liisa Mäki", PatientID: "P2", AccessionNumber: "A2", Exam: "Abdomen",
 				Modality: "US", StationAE: "US1", Status: "SCHEDULED", New: true},
@@ -112,7 +113,9 @@ func (f *fakeBackend) Referrals(flt app.ReferralFilter) []app.Referral {
 		if flt.Modality != "" && r.Modality != flt.Modality || flt.Status != "" && r.Status != flt.Status {
 			continue
 		}
-		if s := strings.ToLower(flt.Search); s != "" && !strings.Contains(strings.ToLower(r.PetName+" "+r.OwnerName+" "+r.PatientID+" "+r.AccessionNumber), s) {
+		// Folded as the app does (case, and ß as ss), so a test can type what people type.
+		fold := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "ß", "ss") }
+		if s := fold(flt.Search); s != "" && !strings.Contains(fold(r.PetName+" "+r.OwnerName+" "+r.PatientID+" "+r.AccessionNumber), s) {
 			continue
 		}
 		out = append(out, r)
@@ -334,6 +337,8 @@ type harness struct {
 	tray   *fakeTray
 	queue  chan func()
 	opened []string
+	// openErr, when set, is what the desktop says when asked to open a link.
+	openErr error
 }
 
 func newHarness(t testing.TB, fake *fakeBackend, opts Options) *harness {
@@ -341,6 +346,9 @@ func newHarness(t testing.TB, fake *fakeBackend, opts Options) *harness {
 	fa := test.NewTempApp(t)
 	h := &harness{t: t, fake: fake, tray: &fakeTray{}, queue: make(chan func(), 4096)}
 	opts.OpenURL = func(u *url.URL) error {
+		if h.openErr != nil {
+			return h.openErr
+		}
 		h.opened = append(h.opened, u.String())
 		return nil
 	}

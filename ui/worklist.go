@@ -52,6 +52,8 @@ type worklistView struct {
 	// selected is the referral the detail pane shows; it follows its row
 	// when the list changes and is cleared when the row leaves the list.
 	selected string
+	// tableSel is the cell the table highlights, as its callbacks report it.
+	tableSel *widget.TableCellID
 
 	table             *widget.Table
 	split             *container.Split
@@ -122,8 +124,14 @@ func newWorklistView(u *ui) *worklistView {
 		w.table.SetColumnWidth(i, c.width)
 	}
 	w.table.OnSelected = func(id widget.TableCellID) {
+		w.tableSel = &id
 		if id.Row >= 0 && id.Row < len(w.rows) {
 			w.selectKey(w.rows[id.Row].Key)
+		}
+	}
+	w.table.OnUnselected = func(id widget.TableCellID) {
+		if w.tableSel != nil && *w.tableSel == id {
+			w.tableSel = nil
 		}
 	}
 
