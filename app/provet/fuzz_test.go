@@ -91,3 +91,46 @@ func FuzzJSONString(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseWebhook: any body, either encoding, never panics, and an accepted
+// one always names a positive order id.
+func FuzzParseWebhook(f *testing.F) {
+	f.Add("application/x-www-form-urlencoded", []byte("diagnosticimagingworklist_id=42&provet_id=4&event=delete"))
+	f.Add("application/json", []byte(`{"diagnosticimagingworklist_id":"https://h/4/api/0.1/diagnosticimaging_worklist/5/","type":"update"}`))
+	f.Add("", []byte(`{"diagnosticimagingworklist_id":1e3}`))
+	f.Add("text/plain; charset=\"", []byte("diagnosticimagingworklist_id=%zz"))
+	f.Fuzz(func(t *testing.T, ctype string, body []byte) {
+		ev, err := ParseWebhook(ctype, body)
+		if err == nil && ev.WorklistID <= 0 {
+			t.Fatalf("accepted a webhook with order id %d", ev.WorklistID)
+		}
+		if ev.Kind.String() == "" {
+			t.Fatal("empty kind name")
+		}
+	})
+}
+
+// FuzzSurveyDecoders feeds one object to what the survey, doctor and sync
+// use to read it partially: the raw status reader, the inline check and the
+// relation decoder.
+func FuzzSurveyDecoders(f *testing.F) {
+	f.Add([]byte(`{"id":3,"status":2}`))
+	f.Add([]byte(`{"url":"https://h/4/api/0.1/diagnosticimaging_worklist/8/","status":"done"}`))
+	f.Add([]byte(`{"url":"https://h/4/api/0.1/patient/7/","name":"Rex","species":null}`))
+	f.Add([]byte(`{"id":-1,"status":{"a":1}}`))
+	m := DefaultMapping()
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if id, st, ok := m.rawStatus(raw); ok && (id <= 0 || st == "") {
+			t.Fatalf("rawStatus accepted id %d, status %q", id, st)
+		}
+		ref, err := decodeRef(raw)
+		if err != nil {
+			return
+		}
+		for _, k := range []Kind{KindPatient, KindOwner, KindReferral, KindAppointment, KindUser, KindModality, KindTargetArea} {
+			if m.InlineUsable(k, ref) && ref.Inline == nil {
+				t.Fatalf("%s usable without an inlined object", k)
+			}
+		}
+	})
+}

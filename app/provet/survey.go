@@ -175,8 +175,11 @@ func (m *Mapping) rawStatus(raw json.RawMessage) (int64, string, bool) {
 	st := "(none)"
 	if v := o.get(m.Worklist.Status); v != nil {
 		s, err := scalarText(v)
-		if err != nil {
+		switch {
+		case err != nil:
 			s = kindOf(v)
+		case s == "":
+			s = "(empty)"
 		}
 		st = s
 	}

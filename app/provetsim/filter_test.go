@@ -1,6 +1,7 @@
 package provetsim
 
 import (
+	"encoding/json"
 	"errors"
 	"net/url"
 	"strings"
@@ -73,7 +74,14 @@ func FuzzFilterParsers(f *testing.F) {
 		if list, err := parseIntList(s); err == nil && len(list) > maxStatusIn {
 			t.Fatalf("%d values accepted", len(list))
 		}
-		_, _ = parseWorklistFilter(url.Values{"modified__gte": {s}, "id__gt": {s}, "status__in": {s}, "status": {s}}, clinic, Quirks{})
+		for _, qk := range []Quirks{{}, {StatusInForm: "brackets", StatusCodes: ShiftedStatuses(1)}, {StatusInForm: "comma", IgnoreFilters: []string{"id__gt"}}} {
+			f, err := parseWorklistFilter(url.Values{"modified__gte": {s}, "id__gt": {s}, "status__in": {s}, "status": {s}}, clinic, qk)
+			for _, st := range f.statusIn {
+				if err == nil && st != -1 && (st < StatusRequested || st > StatusCancelled) {
+					t.Fatalf("status filter %q read as state %d", s, st)
+				}
+			}
+		}
 	})
 }
 
@@ -84,7 +92,7 @@ func FuzzApplyPatch(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	s := New(Options{Referrals: 1})
-	rr := renderer{api: "http://h/4/api/0.1/", loc: time.UTC}
+	rr := renderer{api: "http://h/4/api/0.1/", loc: time.UTC, q: Quirks{StatusCodes: ShiftedStatuses(1)}}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -102,6 +110,26 @@ func FuzzApplyPatch(f *testing.F) {
 			}
 		default:
 			t.Fatalf("body %q answered %d", body, status)
+		}
+	})
+}
+
+// FuzzQuirks guards PUT /_sim/quirks: whatever validates maps the four
+// states to four distinct wire numbers and back.
+func FuzzQuirks(f *testing.F) {
+	for _, s := range []string{`{"status_codes":{"requested":2,"in_progress":3,"completed":4,"cancelled":5}}`,
+		`{"status_codes":{"requested":2}}`, `{"forbidden":["user"],"status_in_form":"comma"}`, `{"ignore_filters":["x"]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var q Quirks
+		if json.Unmarshal(body, &q) != nil || q.validate() != nil {
+			return
+		}
+		for st := StatusRequested; st <= StatusCancelled; st++ {
+			if back := q.StatusCodes.State(q.StatusCodes.Wire(st)); back != st {
+				t.Fatalf("%+v: state %d → wire %d → state %d", q.StatusCodes, st, q.StatusCodes.Wire(st), back)
+			}
 		}
 	})
 }

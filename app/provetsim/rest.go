@@ -123,7 +123,7 @@ func (s *Server) routeAPI(mux *http.ServeMux, a string) {
 			Patients: []any{}, Status: c.Status, Created: rr.ts(c.Created, tsMicroOffset), Modified: rr.ts(c.Modified, tsMicroOffset)}
 		for _, pid := range c.PatientIDs {
 			if p := d.patients[pid]; p != nil && expose {
-				out.Patients = append(out.Patients, rr.patient(p))
+				out.Patients = append(out.Patients, rr.inline(rr.patient(p), "url", "name", "client"))
 			} else {
 				out.Patients = append(out.Patients, rr.url("patient", pid))
 			}
