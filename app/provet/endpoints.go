@@ -66,6 +66,10 @@ type ListStats struct {
 	// values or keys are wrong).
 	Filtered   int
 	Duplicates int // items seen twice because the list shifted while paging
+	// UnknownStatuses counts, by raw value, the items whose status the
+	// mapping does not know. With a status filter they are among Filtered:
+	// sync should say so rather than show a shorter worklist in silence.
+	UnknownStatuses map[string]int
 }
 
 func (q WorklistQuery) values(m *Mapping) (url.Values, error) {
@@ -138,6 +142,12 @@ func (c *Client) ListWorklist(ctx context.Context, q WorklistQuery, each func(*W
 			it, err := c.mapping.DecodeWorklist(raw)
 			if err != nil {
 				return decodeErr(http.MethodGet, pathWorklist, err)
+			}
+			if it.Status == StatusUnknown {
+				if st.UnknownStatuses == nil {
+					st.UnknownStatuses = map[string]int{}
+				}
+				st.UnknownStatuses[it.StatusRaw]++
 			}
 			if !q.Matches(it) {
 				st.Filtered++

@@ -1,12 +1,14 @@
 package provet
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vetbridge/vetbridge/app/provetsim"
 )
@@ -174,5 +176,65 @@ func TestSurveyStatuses(t *testing.T) {
 	}
 	if n := env.sim.Requests()["worklist.list"] - before; n != 2 || some.Pages != 2 || some.Complete || some.Read != 50+30 {
 		t.Fatalf("bounded survey: %d requests, %+v", n, some)
+	}
+}
+
+func TestListCountsUnknownStatuses(t *testing.T) {
+	env := startSim(t, provetsim.Options{Referrals: 40, Seed: 1, Quirks: provetsim.Quirks{StatusCodes: provetsim.ShiftedStatuses(1)}}, nil)
+	ctx := context.Background()
+	cancelled := 0
+	for _, it := range env.sim.Items() {
+		if it.Status == provetsim.StatusCancelled {
+			cancelled++
+		}
+	}
+	_, st, err := env.client.Worklist(ctx, DeltaQuery(env.clock.Now().Add(-365*24*time.Hour), StatusFilterComma))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cancelled == 0 || st.UnknownStatuses["5"] != cancelled || len(st.UnknownStatuses) != 1 {
+		t.Fatalf("unknown statuses %v, the simulator has %d cancelled (wire 5)", st.UnknownStatuses, cancelled)
+	}
+	sv, err := SurveyStatuses(ctx, env.client, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := sv.WriteText(&out); err != nil || !strings.Contains(out.String(), `PROBLEM: "5" means nothing`) || !strings.Contains(out.String(), "CHECK: none of the 40 orders") {
+		t.Errorf("statuses table:\n%s", out.String())
+	}
+}
+
+// TestSimulatorDetailBudgets: the simulator enforces Provet's appointment
+// (900) and user (300) detail budgets; at 1% they are 9 and 3 a minute. The
+// client waits out each 429 on the shared fake clock, so every read succeeds.
+func TestSimulatorDetailBudgets(t *testing.T) {
+	env := startSim(t, provetsim.Options{Referrals: 2, Seed: 1, RateScale: 0.01}, nil)
+	ctx := context.Background()
+	throttled := func() int { return env.sim.Requests()["throttled"] }
+	read := func(n int, f func() error) {
+		t.Helper()
+		for i := range n {
+			if err := f(); err != nil && !errors.Is(err, ErrNotFound) {
+				t.Fatalf("read %d: %v", i, err)
+			}
+		}
+	}
+	read(3, func() error { _, err := env.client.User(ctx, 1); return err })
+	if throttled() != 0 {
+		t.Fatal("3 user reads throttled")
+	}
+	read(1, func() error { _, err := env.client.User(ctx, 1); return err })
+	if throttled() != 1 {
+		t.Fatalf("the 4th user read: %d throttled, want 1", throttled())
+	}
+	env.clock.Sleep(ctx, 2*time.Minute)
+	read(9, func() error { _, err := env.client.Appointment(ctx, 1); return err })
+	if throttled() != 1 {
+		t.Fatal("9 appointment reads throttled")
+	}
+	read(1, func() error { _, err := env.client.Appointment(ctx, 1); return err })
+	if throttled() != 2 {
+		t.Fatalf("the 10th appointment read: %d throttled, want 2", throttled())
 	}
 }

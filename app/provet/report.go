@@ -3,7 +3,6 @@ package provet
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 )
 
@@ -121,16 +120,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.StatusFilterChecked {
 		p.printf("\nStatus filter form to use: %s\n", r.StatusFilter)
 	}
-	if s := r.Survey; s != nil {
-		p.printf("\nStatus values (%d of %d orders read on %d page(s)%s; mapping %s)\n", s.Read, s.Total, s.Pages,
-			map[bool]string{true: ", all pages", false: ", a sample"}[s.Complete], s.Fingerprint)
-		p.printf("  %-12s %7s  %-12s %s\n", "raw value", "orders", "meaning", "example orders")
-		for _, v := range s.Values {
-			ids := make([]string, len(v.Examples))
-			for i, id := range v.Examples {
-				ids[i] = strconv.FormatInt(id, 10)
-			}
-			p.printf("  %-12s %7d  %-12s %s\n", v.Raw, v.Count, v.Meaning, strings.Join(ids, ", "))
+	if r.Survey != nil {
+		p.printf("\n")
+		if p.err == nil {
+			p.err = r.Survey.WriteText(w)
 		}
 	}
 	for _, o := range r.Objects {
@@ -180,4 +173,26 @@ func (p *printer) printf(format string, a ...any) {
 	if p.err == nil {
 		_, p.err = fmt.Fprintf(p.w, format, a...)
 	}
+}
+
+// WriteText prints the survey as `vetbridge statuses` shows it: each raw
+// value with its count, meaning and example orders.
+func (s *StatusSurvey) WriteText(w io.Writer) error {
+	p := &printer{w: w}
+	scope := "a sample"
+	if s.Complete {
+		scope = "all pages"
+	}
+	p.printf("Status values (%d of %d orders read on %d page(s), %s; mapping %s)\n", s.Read, s.Total, s.Pages, scope, s.Fingerprint)
+	p.printf("  %-12s %7s  %-12s %s\n", "raw value", "orders", "meaning", "example orders")
+	for _, v := range s.Values {
+		p.printf("  %-12s %7d  %-12s %s\n", v.Raw, v.Count, v.Meaning, idList(v.Examples))
+	}
+	for _, v := range s.Unknown() {
+		p.printf("  PROBLEM: %q means nothing to the mapping: look up orders %s in Provet and add it to the right state\n", v.Raw, idList(v.Examples))
+	}
+	for _, c := range s.Concerns() {
+		p.printf("  CHECK: %s\n", c)
+	}
+	return p.err
 }
