@@ -159,11 +159,19 @@ func TestSurveyStatuses(t *testing.T) {
 			t.Errorf("value %q means %s, want %s", v.Raw, v.Meaning, want)
 		}
 	}
+	if err := all.Confirmable(); err == nil || !strings.Contains(err.Error(), `"5"`) {
+		t.Errorf("a survey with an unknown value is confirmable: %v", err)
+	}
 	if u := all.Unknown(); len(u) != 1 || u[0].Raw != "5" {
 		t.Errorf("unknown values %+v, want only 5", u)
 	}
 	if len(all.Values) != len(counts) {
 		t.Errorf("%d values, the simulator uses %d", len(all.Values), len(counts))
+	}
+	fixed := startSim(t, provetsim.Options{Referrals: 30, Seed: 7, Quirks: provetsim.Quirks{StatusCodes: provetsim.ShiftedStatuses(1)}},
+		func(o *Options) { o.Mapping = shiftedMapping(t) })
+	if sv, err := SurveyStatuses(ctx, fixed.client, 0); err != nil || sv.Confirmable() != nil || sv.Fingerprint != shiftedMapping(t).StatusFingerprint() {
+		t.Errorf("the corrected mapping's survey: %v, %v", err, sv.Confirmable())
 	}
 	if all.Fingerprint != DefaultMapping().StatusFingerprint() {
 		t.Error("the survey does not say which mapping gave the meanings")

@@ -185,3 +185,16 @@ func (m *Mapping) rawStatus(raw json.RawMessage) (int64, string, bool) {
 	}
 	return id, st, true
 }
+
+// Confirmable says whether a person may confirm these values now: not while
+// the worklist is empty or some value means nothing to the mapping (fix the
+// mapping first, then survey again).
+func (s StatusSurvey) Confirmable() error {
+	if s.Read == 0 {
+		return errors.New("no orders were read, so there is nothing to confirm: create an imaging referral in Provet and survey again")
+	}
+	if u := s.Unknown(); len(u) > 0 {
+		return fmt.Errorf("status value %q (orders %s) means nothing to the mapping: add it to the right state in the mapping, then survey again", u[0].Raw, idList(u[0].Examples))
+	}
+	return nil
+}
