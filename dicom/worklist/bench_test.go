@@ -19,8 +19,10 @@ func benchIndex(b *testing.B, n int) *Index {
 		it := baseItem()
 		it.Key = fmt.Sprintf("wl:%d", i)
 		it.PatientName = fmt.Sprintf("Owner%d^Pet%d", i%977, i)
-		it.PatientID = fmt.Sprintf("P%d", i/3) // an animal comes about three times
-		it.AccessionNumber = fmt.Sprintf("A%d", i)
+		// An animal comes about three times; each order has its own IDs.
+		it.PatientID, it.OtherPatientIDs = fmt.Sprintf("P%d", i/3), []string{fmt.Sprintf("985%012d", i/3)}
+		it.AccessionNumber, it.RequestedProcedureID, it.SPSID = fmt.Sprintf("A%d", i), fmt.Sprintf("RP%d", i), fmt.Sprintf("SPS%d", i)
+		it.StudyInstanceUID = DerivedStudyInstanceUID(it.Key)
 		it.Modality = mods[(i/200)%len(mods)]
 		it.StationAETitle = it.Modality + "1"
 		it.StartDate = day0.AddDate(0, 0, i%200).Format("20060102")

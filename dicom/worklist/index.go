@@ -26,7 +26,7 @@ type content struct {
 	byDate map[string]map[string]map[string]*entry // date → modality → key
 	dates  []string                                // sorted keys of byDate ("" = undated)
 	// lookups narrow queries that name a patient or an order (see lookup).
-	lookups []*lookup
+	lookups []lookup
 	// statuses counts items by folded SPS status, for StatusCounts.
 	statuses map[string]int
 }
@@ -228,8 +228,8 @@ func (x *Index) All() []Item {
 func (x *Index) match(c *compiled) []*entry {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	if buckets, ok := x.narrow(c); ok {
-		return matchBuckets(c, buckets)
+	if buckets, twice, ok := x.narrow(c); ok {
+		return matchBuckets(c, buckets, twice)
 	}
 	var out []*entry
 	x.walk(c, func(mod map[string]*entry) {
@@ -284,8 +284,7 @@ func (x *Index) walkSize(c *compiled) int {
 
 // narrow picks, among the lookups that can serve one of c's keys, the one
 // with the fewest candidates, if it has fewer than the date walk would visit.
-func (x *Index) narrow(c *compiled) ([][]*entry, bool) {
-	var best [][]*entry
+func (x *Index) narrow(c *compiled) (buckets [][]*entry, twice func(*entry) bool, ok bool) {
 	bestN := -1
 	for i := range c.preds {
 		p := &c.preds[i]
@@ -293,33 +292,30 @@ func (x *Index) narrow(c *compiled) ([][]*entry, bool) {
 			continue
 		}
 		for _, l := range x.lookups {
-			if l.a != p.a {
-				continue
-			}
-			if b, n, ok := l.candidates(p); ok && (bestN < 0 || n < bestN) {
-				best, bestN = b, n
+			if b, n, tw, ok := l.candidates(p); ok && (bestN < 0 || n < bestN) {
+				buckets, twice, bestN = b, tw, n
 			}
 		}
 	}
 	if bestN < 0 || bestN >= x.walkSize(c) {
-		return nil, false
+		return nil, nil, false
 	}
-	return best, true
+	return buckets, twice, true
 }
 
-// matchBuckets matches the entries of buckets, each once: an entry filed
-// under two values (a name with two family names) is in two buckets.
-func matchBuckets(c *compiled, buckets [][]*entry) []*entry {
+// matchBuckets matches the entries of buckets, each once: twice says which
+// entries may be in more than one bucket.
+func matchBuckets(c *compiled, buckets [][]*entry, twice func(*entry) bool) []*entry {
 	var out []*entry
 	var seen map[*entry]bool
-	if len(buckets) > 1 {
-		seen = map[*entry]bool{}
-	}
 	for _, b := range buckets {
 		for _, e := range b {
-			if seen != nil {
+			if len(buckets) > 1 && twice(e) {
 				if seen[e] {
 					continue
+				}
+				if seen == nil {
+					seen = map[*entry]bool{}
 				}
 				seen[e] = true
 			}

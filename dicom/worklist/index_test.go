@@ -99,6 +99,9 @@ func lookupItems() []Item {
 		it.PatientName = n
 		it.PatientID = ids[i%len(ids)]
 		it.AccessionNumber = fmt.Sprintf("ACC%d", i%5)
+		it.RequestedProcedureID, it.SPSID = fmt.Sprintf("RP%d", i%3), fmt.Sprintf(" SPS%d", i%4)
+		it.StudyInstanceUID = fmt.Sprintf("1.2.%d", i%6)
+		it.OtherPatientIDs = [][]string{nil, {"985000000000001"}, {"985000000000002", "P-2"}, {""}}[i%4]
 		it.StartDate = fmt.Sprintf("202611%02d", 15+i%10)
 		it.Modality = []string{"DX", "US"}[i%2]
 		out = append(out, it)
@@ -125,6 +128,12 @@ func TestIndexLookupsAgreeWithScan(t *testing.T) {
 		{key(tagPatientID, false, "P-10042")}, {key(tagPatientID, false, "P-1")}, {key(tagPatientID, false, "P-2")},
 		{key(tagPatientID, false, "P-1*")}, {key(tagPatientID, false, "p-*")}, {key(tagPatientID, false, "*2")},
 		{key(tagPatientID, false, `Q7\P-2`)}, {key(tagAccessionNumber, false, "ACC3")}, {key(tagAccessionNumber, false, "ACC?")},
+		{key(tagReqProcID, false, "RP1")}, {key(tagReqProcID, false, `RP2\RP1`)}, {key(tagSPSID, true, "SPS3")},
+		{key(tagSPSID, true, "SPS*")}, {key(tagStudyInstanceUID, false, "1.2.4")},
+		{key(tagStudyInstanceUID, false, `1.2.4\1.2.5\1.2.4`)}, {key(tagStudyInstanceUID, false, "1.2.*")},
+		{key(tagOtherPatientIDs, false, "985000000000002")}, {key(tagOtherPatientIDs, false, "985*")},
+		{key(tagOtherPatientIDs, false, "P-2")}, {key(tagPatientID, false, "985000000000001")},
+		{key(tagPatientID, false, `P-2\P-2`)}, {key(tagPatientName, false, `MAKINEN\MAK*`)},
 		{key(tagPatientName, false, "MAK*"), key(tagSPSStartDate, true, "20261115-20261117")},
 		{key(tagPatientName, false, "SMITH*"), key(tagModality, true, "US")},
 		{key(tagPatientName, false, "SMITH*"), key(tagPatientID, false, "P-1")},
@@ -190,13 +199,16 @@ func TestIndexNarrows(t *testing.T) {
 		{[]Key{key(tagPatientName, false, "OWNER3*")}, 110}, // OWNER3, OWNER30..39
 		{[]Key{key(tagPatientName, false, "OWNER3*"), key(tagPatientID, false, "P5")}, 4},
 		{[]Key{key(tagAccessionNumber, false, "A17")}, 1},
+		{[]Key{key(tagAccessionNumber, false, `A17\P5`)}, 5},
+		{[]Key{key(tagAccessionNumber, false, "A1*")}, -1},
+		{[]Key{key(tagStudyInstanceUID, false, "1.2.*")}, 0}, // * is a character in a UID
 		{[]Key{key(tagPatientName, false, "*^PET7")}, -1},
 		{[]Key{key(tagPatientName, false, "OWNER3*"), key(tagSPSStartDate, true, "20261105")}, -1},
 	}
 	for _, c := range cases {
 		q := Query{Keys: c.keys}
 		x.mu.RLock()
-		b, ok := x.narrow(compile(q))
+		b, _, ok := x.narrow(compile(q))
 		x.mu.RUnlock()
 		n := -1
 		if ok {
