@@ -16,7 +16,14 @@ import (
 type callbackResult struct {
 	code string
 	err  error
+	// verdict takes SignIn's outcome for the code, so the browser says
+	// "signed in" only once Provet has accepted the code.
+	verdict chan error
 }
+
+// verdictWait bounds how long the browser's page waits for the code
+// exchange; the token request itself is bounded by the HTTP client.
+const verdictWait = 45 * time.Second
 
 // callback answers the browser's return from Provet on the loopback
 // listener. Only a GET /callback on the exact host of the redirect URI with
@@ -58,10 +65,11 @@ func (c *callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"VetBridge is still waiting: finish the sign-in in the tab VetBridge opened, or use the address VetBridge shows.")
 		return
 	}
-	handled := false
+	// The one answer is taken inside once; the wait for Provet's verdict is
+	// outside it, so a reload meanwhile is answered at once.
+	var res *callbackResult
 	c.once.Do(func() {
-		handled = true
-		var res callbackResult
+		res = &callbackResult{}
 		switch {
 		case q.Get("error") != "":
 			res.err = &RefusedError{Code: q.Get("error"), Description: q.Get("error_description")}
@@ -69,16 +77,33 @@ func (c *callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			res.err = errors.New("Provet answered without a sign-in code: start the sign-in again")
 		default:
 			res.code = q.Get("code")
+			res.verdict = make(chan error, 1)
 		}
-		if res.err != nil {
-			page(w, http.StatusBadRequest, "Sign-in failed", res.err.Error())
-		} else {
-			page(w, http.StatusOK, "Signed in", "You are signed in to Provet Cloud. You can close this tab and return to VetBridge.")
-		}
-		c.results <- res
+		c.results <- *res
 	})
-	if !handled {
-		page(w, http.StatusGone, "Sign-in already finished", "This sign-in has already finished. Return to VetBridge.")
+	switch {
+	case res == nil:
+		page(w, http.StatusGone, "Answer already received", "VetBridge already has the answer for this sign-in. Return to VetBridge.")
+	case res.err != nil:
+		page(w, http.StatusBadRequest, "Sign-in failed", res.err.Error())
+	default:
+		showVerdict(w, r, res.verdict)
+	}
+}
+
+func showVerdict(w http.ResponseWriter, r *http.Request, verdict <-chan error) {
+	t := time.NewTimer(verdictWait)
+	defer t.Stop()
+	select {
+	case err := <-verdict:
+		if err != nil {
+			page(w, http.StatusBadGateway, "Sign-in failed", err.Error())
+			return
+		}
+		page(w, http.StatusOK, "Signed in", "You are signed in to Provet Cloud. You can close this tab and return to VetBridge.")
+	case <-t.C:
+		page(w, http.StatusAccepted, "Finishing the sign-in", "VetBridge is still finishing the sign-in with Provet. Return to VetBridge to see how it went.")
+	case <-r.Context().Done():
 	}
 }
 
@@ -86,12 +111,12 @@ func (c *callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the wait (Config.SignInWait).
 var ErrSignInTimeout = errors.New("the sign-in timed out")
 
-// wait returns the code, or says in words why none came: ctx carries
+// wait returns the answer with its code, or says in words why none came: ctx carries
 // ErrSignInTimeout as its cause when the sign-in's own wait ran out.
-func (c *callback) wait(ctx context.Context, wait time.Duration) (string, error) {
+func (c *callback) wait(ctx context.Context, wait time.Duration) (callbackResult, error) {
 	select {
 	case r := <-c.results:
-		return r.code, r.err
+		return r, r.err
 	case <-ctx.Done():
 	}
 	var err error
@@ -103,7 +128,7 @@ func (c *callback) wait(ctx context.Context, wait time.Duration) (string, error)
 	if n := c.strays.Load(); n > 0 {
 		err = fmt.Errorf("%w; %w", err, ErrStateMismatch)
 	}
-	return "", err
+	return callbackResult{}, err
 }
 
 // inWords says a wait as people do: "5 minutes", "1 minute", "90s".

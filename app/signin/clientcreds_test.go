@@ -321,3 +321,11 @@ func TestSecretStoreIsApartFromTheSignIn(t *testing.T) {
 		t.Fatalf("a working keyring was not chosen for the secret: %s", got.Kind())
 	}
 }
+
+func TestConfigLogsWithoutItsSecret(t *testing.T) {
+	var b strings.Builder
+	slog.New(slog.NewTextHandler(&b, nil)).Info("settings", "signin", Config{ClientID: "vetbridge-it", ClientSecret: itSecret})
+	if strings.Contains(b.String(), itSecret) || !strings.Contains(b.String(), "client_secret_set=true") {
+		t.Fatalf("log line %q", b.String())
+	}
+}

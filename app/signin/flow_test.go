@@ -264,9 +264,26 @@ func TestSignInWrongVerifierIsRefused(t *testing.T) {
 	if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" || !strings.Contains(err.Error(), "Provet did not accept the sign-in: invalid_grant") {
 		t.Fatalf("err %v, want invalid_grant in words", err)
 	}
-	<-h.page
+	// The browser is told the truth, not "signed in".
+	if p := <-h.page; !strings.Contains(p, "Sign-in failed") || !strings.Contains(p, "invalid_grant") {
+		t.Fatalf("browser page: %s", p)
+	}
 	if _, lerr := h.store.Load(ctx); !errors.Is(lerr, ErrNoToken) {
 		t.Fatal("something was saved after a failed sign-in")
+	}
+}
+
+func TestCodeExchangeWithoutNetworkIsUnreachable(t *testing.T) {
+	h := newHarness(t, provetsim.Options{AutoApprove: true})
+	h.rec.setDown(&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("network is unreachable")})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := h.manager(t).SignIn(ctx)
+	if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrSignInAgain) {
+		t.Fatalf("err %v", err)
+	}
+	if p := <-h.page; !strings.Contains(p, "Sign-in failed") || !strings.Contains(p, "cannot be reached") {
+		t.Fatalf("browser page: %s", p)
 	}
 }
 

@@ -113,10 +113,13 @@ func isLoopback(host string) bool {
 
 // Config describes the integration and how to reach the technician.
 type Config struct {
-	BaseURL      string // Provet address; see DeriveEndpoints
-	ProvetID     string
-	ClientID     string
-	ClientSecret string   // confidential integrations only; a desktop app normally has none
+	BaseURL  string // Provet address; see DeriveEndpoints
+	ProvetID string
+	ClientID string
+	// ClientSecret: for Authorization Code only a confidential integration
+	// has one; for ClientCredentials it is a secret just entered (empty:
+	// use the saved one). Config's LogValue leaves it out.
+	ClientSecret string
 	Scopes       []string // default ["restapi"]; add "openid" to learn who signed in
 	RedirectPort int      // 0: an ephemeral loopback port
 
@@ -131,6 +134,7 @@ type Config struct {
 	// ends to the caller before the browser opens, so a window can show the
 	// address with a Copy button and a countdown, and a headless "vetbridge
 	// login" can print it. At least one of OpenURL and OnURL is required.
+	// It runs on SignIn's goroutine: hand the values over and return.
 	OnURL func(authURL string, deadline time.Time)
 	// SignInWait bounds the wait for the browser's answer; default
 	// DefaultSignInWait. A shorter deadline on SignIn's ctx wins.
@@ -146,6 +150,13 @@ type Config struct {
 	// refresh token was refused). It runs on the goroutine that noticed,
 	// without locks held.
 	OnSignInAgain func(error)
+}
+
+// LogValue shows the configuration without its client secret.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("base_url", c.BaseURL), slog.String("provet_id", c.ProvetID),
+		slog.String("client_id", c.ClientID), slog.Bool("client_secret_set", c.ClientSecret != ""),
+		slog.Any("scopes", c.Scopes), slog.Int("redirect_port", c.RedirectPort), slog.Duration("sign_in_wait", c.SignInWait))
 }
 
 // Manager signs in and restores sessions for one configuration.
@@ -278,15 +289,14 @@ func (m *Manager) SignIn(ctx context.Context) (*Session, error) {
 			m.log.Warn("no browser opened; the sign-in address is shown for copying", "err", err)
 		}
 	}
-	code, err := cb.wait(wctx, m.cfg.SignInWait)
+	res, err := cb.wait(wctx, m.cfg.SignInWait)
 	if err != nil {
 		m.log.Warn("sign-in did not complete", "err", err)
 		return nil, err
 	}
-	tok, err := conf.Exchange(m.httpCtx(ctx), code, oauth2.VerifierOption(verifier))
+	tok, err := m.exchange(ctx, conf, res.code, verifier)
+	res.verdict <- err // before the deferred Shutdown, which waits for that page
 	if err != nil {
-		err = describeTokenError("Provet did not accept the sign-in", err)
-		m.log.Warn("code exchange failed", "err", err)
 		return nil, err
 	}
 	s := newSession(m, tok)
@@ -295,6 +305,23 @@ func (m *Manager) SignIn(ctx context.Context) (*Session, error) {
 	s.mu.Unlock()
 	m.log.Info("signed in to Provet", "store", m.store.Kind(), "scope", tok.Extra("scope"), "access_token_expires", tok.Expiry)
 	return s, nil
+}
+
+// exchange trades the code for tokens, proving with the verifier that this
+// app asked for it.
+func (m *Manager) exchange(ctx context.Context, conf *oauth2.Config, code, verifier string) (*oauth2.Token, error) {
+	tok, err := conf.Exchange(m.httpCtx(ctx), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.ErrorCode != "" {
+			err = describeTokenError("Provet did not accept the sign-in", err)
+		} else {
+			err = fmt.Errorf("%w: the sign-in could not be completed, start it again: %w", ErrUnreachable, err)
+		}
+		m.log.Warn("code exchange failed", "err", err)
+		return nil, err
+	}
+	return tok, nil
 }
 
 // Restore resumes the session saved by an earlier run. It does not contact
