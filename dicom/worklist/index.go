@@ -10,9 +10,9 @@ import (
 )
 
 // Index holds the items served to modalities, organised by scheduled date and
-// modality so a one-day query looks at that day only, and by patient name,
-// patient ID and accession number so a query for one patient or order looks
-// at the few items that can match, whatever their dates. It is safe for
+// modality so a one-day query looks at that day only, and by patient name and
+// by every patient and order identifier so a query for one patient or order
+// looks at the few items that can match, whatever their dates. It is safe for
 // concurrent use: queries take a read lock only while selecting, never while
 // answers are sent, so a slow device never holds up a sync.
 type Index struct {
