@@ -60,14 +60,18 @@ type Referral struct {
 	PatientID        string
 	AccessionNumber  string
 	StudyInstanceUID string
-	Exam             string // procedure description
-	Modality         string // DICOM modality code, e.g. DX
-	StationAE        string
-	RequestingVet    string
-	Status           string // SCHEDULED, STARTED, COMPLETED, DISCONTINUED
-	Remarks          string
-	New              bool    // arrived since the technician last opened the window
-	Fields           []Field // everything the modality receives, in order
+	// RequestedProcedureID and SPSID are how a modality's MPPS names the
+	// order, shown for IT.
+	RequestedProcedureID string
+	SPSID                string
+	Exam                 string // procedure description
+	Modality             string // DICOM modality code, e.g. DX
+	StationAE            string
+	RequestingVet        string
+	Status               string // SCHEDULED, STARTED, COMPLETED, DISCONTINUED
+	Remarks              string
+	New                  bool    // arrived since the technician last opened the window
+	Fields               []Field // everything the modality receives, in order
 }
 
 // ReferralFilter selects what the worklist window shows. Zero values mean "any",

@@ -1,10 +1,12 @@
-// Package app wires VetBridge together: the Provet connection and sync, the
-// DICOM worklist server, MPPS status updates, notifications, and the small
-// API the desktop UI and the command line use.
+// Package app is VetBridge's core behind one facade: it opens an
+// installation (configuration, store, sign-in), runs its services (the
+// DICOM worklist server, Provet sync, the status write-back, the webhook
+// receiver, retention and the local API) under a supervisor, and offers the
+// calls and events the desktop UI and the command line use. The work itself
+// lives in the sub-packages: records, provetsync, writeback, provet, signin.
 package app
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +16,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -22,8 +23,12 @@ import (
 	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/vetbridge/vetbridge/app/platform"
 	"github.com/vetbridge/vetbridge/app/provet"
+	"github.com/vetbridge/vetbridge/app/provetsync"
+	"github.com/vetbridge/vetbridge/app/records"
 	"github.com/vetbridge/vetbridge/app/signin"
+	"github.com/vetbridge/vetbridge/app/writeback"
 	"github.com/vetbridge/vetbridge/dicom/worklist"
 	"github.com/vetbridge/vetbridge/store"
 )
@@ -44,7 +49,7 @@ type Options struct {
 	Now        func() time.Time
 }
 
-// App is one running VetBridge.
+// App is one open VetBridge installation.
 type App struct {
 	dir      string
 	log      *slog.Logger
@@ -53,15 +58,18 @@ type App struct {
 	openURL  func(string) error
 	override func(*Config)
 	store    *store.Store
-	index    *worklist.Index
+	repo     *records.Repo
 	wl       *worklist.Service
+	sync     *provetsync.Engine
+	out      *writeback.Writer
 	hub      hub
 
-	syncNow     chan struct{}
-	outboxWake  chan struct{}
 	dicomReload chan struct{}
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// stored is the configuration as saved; cfg is what this run uses:
+	// stored with the command line's overrides. Only stored is ever saved.
+	stored Config
 	cfg    Config
 	status Status
 	tokens signin.TokenStore
@@ -74,10 +82,7 @@ type App struct {
 	mapping       *provet.Mapping
 	seen          map[string]bool // keys the technician has already been shown
 	dicomAddr     string
-	unscheduled   int
-	notice        string      // see Announce
-	remap         atomic.Bool // the next sync re-maps every open order
-	waiting       int         // see countWaiting
+	notice        string // see Announce
 	stop          context.CancelFunc
 	done          chan struct{}
 }
@@ -86,7 +91,7 @@ type App struct {
 // the background loops start with Run.
 func Open(opts Options) (*App, error) {
 	if opts.DataDir == "" {
-		d, err := DefaultDataDir()
+		d, err := platform.DefaultDataDir()
 		if err != nil {
 			return nil, err
 		}
@@ -98,80 +103,74 @@ func Open(opts Options) (*App, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	cfg, err := LoadConfig(opts.DataDir)
+	stored, err := LoadConfig(opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	if opts.Override != nil {
-		opts.Override(&cfg)
-	}
 	st, err := store.Open(opts.DataDir, store.Options{})
 	if err != nil {
+		if errors.Is(err, store.ErrAlreadyRunning) {
+			return nil, fmt.Errorf("%w: %w", ErrRunning, err)
+		}
 		return nil, err
 	}
 	a := &App{
 		dir: opts.DataDir, log: opts.Logger, now: opts.Now, notifier: opts.Notifier,
-		openURL: opts.OpenURL, override: opts.Override, store: st, index: worklist.NewIndex(),
-		syncNow: make(chan struct{}, 1), outboxWake: make(chan struct{}, 1), dicomReload: make(chan struct{}, 1),
-		cfg: cfg, tokens: opts.TokenStore, tokensFixed: opts.TokenStore != nil, seen: map[string]bool{},
+		openURL: opts.OpenURL, override: opts.Override, store: st, dicomReload: make(chan struct{}, 1),
+		stored: stored, cfg: effective(stored, opts.Override), tokens: opts.TokenStore,
+		tokensFixed: opts.TokenStore != nil, seen: map[string]bool{},
 	}
 	if a.notifier == nil {
 		a.notifier = LogNotifier{Log: a.log}
 	}
 	a.status.State = StateSignedOut
 	a.status.Message = "Sign in to Provet Cloud to receive referrals."
-	if err := a.loadWorklist(); err != nil {
+	a.repo, err = records.Open(st, a.log, func() { a.hub.publish(Event{Kind: EventReferrals}) })
+	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	if err := a.applyMapping(cfg); err != nil {
+	_ = a.repo.Each(func(r records.Record) bool {
+		a.seen[r.Item.Key] = true
+		return true
+	})
+	if err := a.applyMapping(a.cfg); err != nil {
 		a.log.Warn("Provet mapping overrides ignored", "err", err)
 	}
+	a.wire()
+	return a, nil
+}
+
+// wire builds the services from their parts.
+func (a *App) wire() {
 	a.wl = &worklist.Service{
-		Index:   a.index,
+		Index:   a.repo.Index(),
 		Profile: a.profileFor,
 		Now:     a.now,
 		OnQuery: a.recordQuery,
 		Log:     a.log,
 	}
-	return a, nil
-}
-
-// loadWorklist fills the in-memory index from the store, so modalities are
-// served the moment the server starts, before any contact with Provet.
-func (a *App) loadWorklist() error {
-	var items []worklist.Item
-	err := a.store.AllItems(func(si store.Item) error {
-		rec, err := decodeRecord(si.Data)
-		if err != nil {
-			a.log.Warn("skipping an unreadable stored referral", "key", si.Key, "err", err)
-			return nil
-		}
-		a.seen[rec.Item.Key] = true
-		if rec.onWorklist() {
-			items = append(items, rec.Item)
-		}
-		return nil
+	a.sync = provetsync.New(provetsync.Options{
+		Repo: a.repo, Client: a.provetClient, Settings: a.syncSettings, Now: a.now, Log: a.log,
+		Report: syncReport{a},
 	})
-	if err != nil {
-		return fmt.Errorf("load the stored worklist: %w", err)
-	}
-	if err := a.index.ReplaceAll(items); err != nil {
-		return err
-	}
-	a.countWaiting()
-	return nil
+	a.out = writeback.New(writeback.Options{
+		Repo: a.repo, Client: a.provetClient, Confirmed: a.statusesConfirmed,
+		OnDiscontinued: func() provet.Status { return writeback.ParseStatus(a.Effective().OnDiscontinued) },
+		Now:            a.now, Log: a.log,
+		OnChange:      func() { a.hub.publish(Event{Kind: EventStatus}) },
+		OnUnscheduled: a.unscheduled,
+	})
 }
 
-// onWorklist says whether modalities should be offered the item: orders
-// Provet completed or cancelled have left the worklist, although the
-// technician still sees them in the window until retention removes them.
-func (r record) onWorklist() bool {
-	switch r.ProvetState {
-	case provet.StatusCompleted.String(), provet.StatusCancelled.String():
-		return false
+// effective is the configuration a run uses: stored plus this run's
+// overrides, on a copy so the overrides never reach the saved file.
+func effective(stored Config, override func(*Config)) Config {
+	c := stored.clone()
+	if override != nil {
+		override(&c)
 	}
-	return true
+	return c
 }
 
 // Close releases the database. Run must have returned.
@@ -179,8 +178,9 @@ func (a *App) Close() error {
 	return a.store.Close()
 }
 
-// Run starts the DICOM server, sync, the status outbox and the optional
-// webhook receiver, each under a supervisor, and blocks until ctx ends.
+// Run starts the DICOM server, sync, the status outbox, the optional
+// webhook receiver, retention and the local API, each under a supervisor,
+// and blocks until ctx ends.
 func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -191,9 +191,10 @@ func (a *App) Run(ctx context.Context) error {
 	a.mu.Unlock()
 	a.restoreSession(ctx)
 	supervise(ctx, a.log,
+		service{"local API", a.runLocalAPI},
 		service{"dicom", a.runDICOM},
-		service{"sync", a.runSync},
-		service{"outbox", a.runOutbox},
+		service{"sync", a.sync.Run},
+		service{"outbox", a.out.Run},
 		service{"webhook", a.runWebhook},
 		service{"retention", a.runRetention},
 	)
@@ -205,30 +206,32 @@ func (a *App) Subscribe(fn func(Event)) (unsubscribe func()) { return a.hub.subs
 
 // Status is the one-line summary for the tray and the status bar.
 func (a *App) Status() Status {
+	out := a.out.State()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s := a.status
-	if s.Message == "" {
+	s.DICOMAddr = a.dicomAddr
+	s.Waiting = a.repo.Waiting()
+	s.PendingUpdates = out.Pending
+	switch {
+	case s.Message != "":
+	case out.Unconfirmed:
+		s.Message = fmt.Sprintf("%s wait until Provet's status values are confirmed (Settings > Provet status values).",
+			plural(out.Pending, "status update", "status updates"))
+	case len(out.Parked) > 0:
+		s.Message = fmt.Sprintf("Provet refused %s; open the worklist to retry or drop it.",
+			plural(len(out.Parked), "status update", "status updates"))
+	default:
 		s.Message = a.notice
 	}
-	s.DICOMAddr = a.dicomAddr
-	s.Waiting = a.waiting
 	return s
 }
 
-// countWaiting recounts the referrals scheduled and not yet done. It runs
-// when the worklist changes, not on every Status call: the tray asks often
-// and the index may hold a hundred thousand items.
-func (a *App) countWaiting() {
-	n := 0
-	for _, it := range a.index.All() {
-		if st := strings.ToUpper(it.SPSStatus); st == "" || st == "SCHEDULED" {
-			n++
-		}
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
 	}
-	a.mu.Lock()
-	a.waiting = n
-	a.mu.Unlock()
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func (a *App) setStatus(fn func(*Status)) {
@@ -238,9 +241,17 @@ func (a *App) setStatus(fn func(*Status)) {
 	a.hub.publish(Event{Kind: EventStatus})
 }
 
-// Config returns a copy of the configuration in use; editing it changes
-// nothing until SaveConfig.
+// Config returns a copy of the configuration as saved, which is what
+// Settings edits; editing it changes nothing until SaveConfig.
 func (a *App) Config() Config {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stored.clone()
+}
+
+// Effective is the configuration this run uses: the saved one with the
+// command line's overrides (such as --dicom-port) applied.
+func (a *App) Effective() Config {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.cfg.clone()
@@ -248,14 +259,15 @@ func (a *App) Config() Config {
 
 // NeedsSetup reports a first run: Provet is not configured yet.
 func (a *App) NeedsSetup() bool {
-	c := a.Config()
+	c := a.Effective()
 	return c.Provet.ClientID == "" || (c.Provet.ProvetID == "" && c.Provet.Region != "custom")
 }
 
-// SaveConfig validates cfg, writes it and applies it: the DICOM server
-// restarts only when its settings changed, the next poll uses the new
-// interval, and the Provet connection is rebuilt when it changed (which
-// signs the technician out, as the old session belongs to the old tenant).
+// SaveConfig validates cfg, writes it and applies it (with this run's
+// overrides on top): the DICOM server restarts only when its settings
+// changed, the next poll uses the new interval, and the Provet connection
+// is rebuilt when it changed (which signs the technician out, as the old
+// session belongs to the old tenant).
 func (a *App) SaveConfig(ctx context.Context, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -269,26 +281,25 @@ func (a *App) SaveConfig(ctx context.Context, cfg Config) error {
 	}
 	a.mu.Lock()
 	old := a.cfg
-	a.cfg = cfg
-	if a.override != nil {
-		a.override(&a.cfg)
-	}
+	a.stored = cfg.clone()
+	a.cfg = effective(cfg, a.override)
+	now := a.cfg.clone()
 	a.mu.Unlock()
-	if err := a.applyMapping(cfg); err != nil {
+	if err := a.applyMapping(now); err != nil {
 		return err
 	}
-	if !reflect.DeepEqual(old.DICOM, cfg.DICOM) {
+	if !reflect.DeepEqual(old.DICOM, now.DICOM) {
 		signal(a.dicomReload)
 	}
-	if !equalProvet(old.Provet, cfg.Provet) {
+	if !equalProvet(old.Provet, now.Provet) {
 		a.dropSession()
 	}
-	if !slices.Equal(old.ModalityMap, cfg.ModalityMap) || old.PatientName != cfg.PatientName {
-		// Items already on the worklist were mapped with the old table: the
-		// next sync maps every open order again, not only changed ones.
-		a.remap.Store(true)
+	if !slices.Equal(old.ModalityMap, now.ModalityMap) || old.PatientName != now.PatientName {
+		// Items already on the worklist were mapped with the old table.
+		a.sync.Remap()
 	}
-	signal(a.syncNow)
+	a.sync.Now()
+	a.out.Wake()
 	a.hub.publish(Event{Kind: EventStatus})
 	return nil
 }
@@ -320,101 +331,13 @@ func signal(ch chan struct{}) {
 }
 
 // SyncNow asks for a sync at once.
-func (a *App) SyncNow() { signal(a.syncNow) }
+func (a *App) SyncNow() { a.sync.Now() }
 
-// Referrals lists referrals for the worklist window, newest schedule last.
-func (a *App) Referrals(f ReferralFilter) []Referral {
-	day := f.Day
-	if day.IsZero() {
-		day = a.now()
-	}
-	dayStr := day.Format("20060102")
-	search := foldForSearch(f.Search)
-	a.mu.Lock()
-	seen := a.seen
-	a.mu.Unlock()
-	var out []Referral
-	_ = a.store.AllItems(func(si store.Item) error {
-		if !f.AllDays && si.Date != dayStr {
-			return nil
-		}
-		rec, err := decodeRecord(si.Data)
-		if err != nil {
-			return nil
-		}
-		a.mu.Lock()
-		isNew := !seen[si.Key]
-		a.mu.Unlock()
-		r := rec.referral(isNew)
-		if f.Modality != "" && !strings.EqualFold(r.Modality, f.Modality) {
-			return nil
-		}
-		if f.Status != "" && !strings.EqualFold(r.Status, f.Status) {
-			return nil
-		}
-		if search != "" && !strings.Contains(foldForSearch(strings.Join([]string{r.PetName, r.OwnerName,
-			r.PatientID, r.AccessionNumber, rec.Item.PatientName}, " ")), search) {
-			return nil
-		}
-		out = append(out, r)
-		return nil
-	})
-	slices.SortFunc(out, func(x, y Referral) int {
-		return cmp.Or(x.Scheduled.Compare(y.Scheduled), strings.Compare(x.Key, y.Key))
-	})
-	return out
-}
-
-// Referral returns one referral by key.
-func (a *App) Referral(key string) (Referral, bool) {
-	rec, ok := a.getRecord(key)
-	if !ok {
-		return Referral{}, false
-	}
-	a.mu.Lock()
-	isNew := !a.seen[key]
-	a.mu.Unlock()
-	return rec.referral(isNew), true
-}
-
-func (a *App) getRecord(key string) (record, bool) {
-	si, ok, err := a.store.GetItem(key)
-	if err != nil || !ok {
-		return record{}, false
-	}
-	rec, err := decodeRecord(si.Data)
-	return rec, err == nil
-}
-
-// MarkSeen clears the "new" highlight of every referral.
-func (a *App) MarkSeen() {
-	a.mu.Lock()
-	_ = a.store.AllItems(func(si store.Item) error {
-		a.seen[si.Key] = true
-		return nil
-	})
-	a.mu.Unlock()
-	a.hub.publish(Event{Kind: EventReferrals})
-}
-
-// ViewerURL is the PACS viewer address for a referral's patient.
-func (a *App) ViewerURL(key string) (string, error) {
-	rec, ok := a.getRecord(key)
-	if !ok {
-		return "", fmt.Errorf("this referral is no longer on the worklist")
-	}
-	c := a.Config()
-	return ViewerLink(c.ViewerURL, rec.Item.PatientID, rec.Item.AccessionNumber, rec.Item.StudyInstanceUID, c.Provet.ProvetID)
-}
-
-// PreviewViewerURL shows what a template would open, for the Settings "Test"
-// button: with the first referral on the worklist, or an example patient.
-func (a *App) PreviewViewerURL(template string) (string, error) {
-	pid, acc, uid := "1234", "4242-1", "2.25.1"
-	if all := a.index.All(); len(all) > 0 {
-		pid, acc, uid = all[0].PatientID, all[0].AccessionNumber, all[0].StudyInstanceUID
-	}
-	return ViewerLink(template, pid, acc, uid, a.Config().Provet.ProvetID)
+// MarkDone is the technician's "done" for an order no modality reported:
+// the durable outbox carries it to Provet.
+func (a *App) MarkDone(ctx context.Context, key string) error {
+	who := a.Status().SignedInAs
+	return a.out.MarkDone(key, nonEmpty(who, "the technician"))
 }
 
 // Shutdown is the UI's Quit: it stops Run (the DICOM server releases its
@@ -436,17 +359,15 @@ func (a *App) Shutdown(ctx context.Context) error {
 }
 
 // foldForSearch makes search case- and accent-insensitive, as the technician
-// types "makinen" for Mäkinen.
+// types "makinen" for Mäkinen and "gross" for Groß.
 func foldForSearch(s string) string {
 	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
 	out, _, err := transform.String(t, strings.TrimSpace(s))
 	if err != nil {
 		out = s
 	}
-	return strings.ToLower(out)
+	return strings.NewReplacer("ß", "ss", "ẞ", "ss").Replace(strings.ToLower(out))
 }
-
-var errSignedOut = errors.New("not signed in to Provet Cloud: sign in from the tray menu")
 
 // ShowWindow asks the desktop UI to bring its window forward (a second
 // launch, or a notification clicked).

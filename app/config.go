@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vetbridge/vetbridge/app/provetsync"
 )
 
 // ConfigFileName is the configuration file inside the data directory.
@@ -82,11 +85,7 @@ type DeviceProfile struct {
 }
 
 // ModalityMapping turns Provet's modality into what the device expects.
-type ModalityMapping struct {
-	Provet    string `json:"provet"`     // Provet's modality name, e.g. "X-ray"
-	Modality  string `json:"modality"`   // DICOM code, e.g. DX
-	StationAE string `json:"station_ae"` // Scheduled Station AE Title, e.g. DX1
-}
+type ModalityMapping = provetsync.ModalityMapping
 
 // NotifyConfig controls desktop notifications.
 type NotifyConfig struct {
@@ -96,8 +95,13 @@ type NotifyConfig struct {
 
 // WebhookConfig enables the optional receiver for Provet's worklist webhooks.
 type WebhookConfig struct {
-	Listen string `json:"listen,omitempty"` // e.g. ":8085"; empty disables it
-	Secret string `json:"secret,omitempty"` // required as ?token= when set
+	// Listen is the address to receive on, e.g. "127.0.0.1:8085" behind a
+	// tunnel or ":8085" for the LAN; empty disables the receiver. A bare
+	// port (":8085" or "8085") listens on loopback only unless Public is set.
+	Listen string `json:"listen,omitempty"`
+	// Secret must come as ?token= in the URL given to Provet (Provet can be
+	// given only a URL); required for any address beyond loopback.
+	Secret string `json:"secret,omitempty"`
 }
 
 // Duration is a time.Duration that reads and writes as "15s", "30d" or "12h".
@@ -327,6 +331,9 @@ func (c Config) Validate() error {
 			add(fmt.Sprintf("modality_map[%d]", i), "each row needs Provet's modality name and a DICOM modality code")
 		}
 	}
+	if err := c.Webhook.validate(); err != nil {
+		add("webhook.listen", err.Error())
+	}
 	switch c.PatientName {
 	case "owner^pet", "pet":
 	default:
@@ -353,4 +360,31 @@ func validAETitle(s string) bool {
 		}
 	}
 	return true
+}
+
+// address is where the webhook receiver listens: a bare port means
+// loopback, so a receiver is never on the LAN by accident.
+func (w WebhookConfig) address() string {
+	l := strings.TrimSpace(w.Listen)
+	if !strings.Contains(l, ":") {
+		l = ":" + l
+	}
+	if strings.HasPrefix(l, ":") {
+		return "127.0.0.1" + l
+	}
+	return l
+}
+
+func (w WebhookConfig) validate() error {
+	if strings.TrimSpace(w.Listen) == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(w.address())
+	if err != nil || port == "" {
+		return fmt.Errorf("an address such as 127.0.0.1:8085")
+	}
+	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && len(w.Secret) < 16 {
+		return fmt.Errorf("a receiver reachable beyond this computer needs a secret of at least 16 characters (webhook.secret), given to Provet as ?token= in the URL")
+	}
+	return nil
 }

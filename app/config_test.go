@@ -133,32 +133,6 @@ func TestLoggerRedactsPatientDataAndTokens(t *testing.T) {
 	}
 }
 
-func TestSecondInstanceBringsFirstForward(t *testing.T) {
-	dir := t.TempDir()
-	first, err := AcquireInstance(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shown := make(chan struct{}, 1)
-	ctx, cancel := contextWithCancel(t)
-	go first.Serve(ctx, func() { shown <- struct{}{} })
-	if _, err := AcquireInstance(dir); !errors.Is(err, ErrAnotherInstance) {
-		t.Fatalf("second launch: got %v", err)
-	}
-	select {
-	case <-shown:
-	case <-time.After(5 * time.Second):
-		t.Fatal("first instance was not asked to show its window")
-	}
-	cancel()
-	first.Release()
-	again, err := AcquireInstance(dir)
-	if err != nil {
-		t.Fatalf("after release a new instance must start: %v", err)
-	}
-	again.Release()
-}
-
 func TestReferralNoticeHidesOwnerUnlessAllowed(t *testing.T) {
 	r := Referral{PetName: "Pörri", Species: "Dog", Breed: "Finnish Lapphund", OwnerName: "Mäkinen",
 		Exam: "X-ray thorax", RequestingVet: "Dr. Virtanen", Modality: "DX", StationAE: "DX1"}
@@ -179,12 +153,41 @@ func TestConfigCopiesAreIndependent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	c := a.Config()
+	c := a.Effective()
 	c.ModalityMap[0].StationAE = "CHANGED"
 	c.DICOM.Profiles[0].Modalities[0] = "CT"
 	c.Provet.Scopes[0] = "changed"
-	again := a.Config()
+	again := a.Effective()
 	if again.ModalityMap[0].StationAE == "CHANGED" || again.DICOM.Profiles[0].Modalities[0] == "CT" || again.Provet.Scopes[0] == "changed" {
 		t.Fatal("editing a copy of the configuration changed the one in use")
+	}
+}
+
+func TestCommandLineOverridesAreNeverSaved(t *testing.T) {
+	dir := t.TempDir()
+	a, err := Open(Options{DataDir: dir, Override: func(c *Config) { c.DICOM.Port = 4242 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if a.Effective().DICOM.Port != 4242 || a.Config().DICOM.Port != 11112 {
+		t.Fatalf("effective port %d, stored %d; want 4242 and 11112", a.Effective().DICOM.Port, a.Config().DICOM.Port)
+	}
+	// Muting from the tray saves the configuration: the override must not
+	// come along into config.json.
+	c := a.Config()
+	c.Notifications.Muted = true
+	if err := a.SaveConfig(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := LoadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved.DICOM.Port != 11112 || !saved.Notifications.Muted {
+		t.Errorf("saved port %d muted %v; want 11112 and true", saved.DICOM.Port, saved.Notifications.Muted)
+	}
+	if a.Effective().DICOM.Port != 4242 || !a.Effective().Notifications.Muted {
+		t.Errorf("after saving, this run uses port %d muted %v; want 4242 and true", a.Effective().DICOM.Port, a.Effective().Notifications.Muted)
 	}
 }

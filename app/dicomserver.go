@@ -19,7 +19,7 @@ import (
 // the DICOM settings change.
 func (a *App) runDICOM(ctx context.Context) error {
 	for {
-		cfg := a.Config().DICOM
+		cfg := a.Effective().DICOM
 		srvCtx, cancel := context.WithCancel(ctx)
 		errc := make(chan error, 1)
 		addr := net.JoinHostPort(cfg.Listen, strconv.Itoa(cfg.Port))
@@ -98,7 +98,7 @@ func (a *App) scpConfig(cfg DICOMConfig) scp.Config {
 				BigEndian: req.Syntax.BigEndian, Implicit: req.Syntax.Implicit, Identifier: req.Identifier,
 			}, send)
 		},
-		MPPS: mppsHandler{a},
+		MPPS: a.out,
 		OnAssociation: func(ev scp.AssociationEvent) {
 			if ev.Kind == scp.Rejected {
 				a.log.Warn("association rejected", "calling_ae", ev.Peer.CallingAE, "called_ae", ev.Peer.CalledAE,
@@ -114,7 +114,7 @@ func (a *App) scpConfig(cfg DICOMConfig) scp.Config {
 // profile names addresses may only connect from them.
 func (a *App) allowAssociation(callingAE, calledAE string, ip netip.Addr) error {
 	p, ok := a.deviceProfile(callingAE)
-	if !ok && a.Config().DICOM.OnlyKnownDevices {
+	if !ok && a.Effective().DICOM.OnlyKnownDevices {
 		return fmt.Errorf("calling AE %q has no device profile and only known devices may connect; add it in Settings", callingAE)
 	}
 	if !ok || len(p.AllowedAddrs) == 0 {
@@ -129,7 +129,7 @@ func (a *App) allowAssociation(callingAE, calledAE string, ip netip.Addr) error 
 }
 
 func (a *App) deviceProfile(callingAE string) (DeviceProfile, bool) {
-	cfg := a.Config().DICOM
+	cfg := a.Effective().DICOM
 	for _, p := range cfg.Profiles {
 		if strings.EqualFold(strings.TrimSpace(p.CallingAE), strings.TrimSpace(callingAE)) {
 			return p, true
@@ -188,7 +188,9 @@ func (a *App) recordQuery(q worklist.QueryRecord) {
 			a.log.Warn("devices seen", "err", err)
 		}
 	}
-	a.log.Info("worklist query", "calling_ae", q.CallingAE, "addr", q.Addr, "matches", q.Matches,
+	// Debug, not Info: a modality polls all day, and a flood of queries
+	// must not fill the disk with log lines.
+	a.log.Debug("worklist query", "calling_ae", q.CallingAE, "addr", q.Addr, "matches", q.Matches,
 		"status", fmt.Sprintf("0x%04X", q.Status), "took", q.Duration.Round(time.Microsecond))
 	a.hub.publish(Event{Kind: EventDevices})
 }
@@ -215,12 +217,12 @@ func (a *App) Devices() []Device {
 // broad query shaped by its profile).
 func (a *App) Explain(key, callingAE string) Explanation {
 	ex := Explanation{CallingAE: callingAE}
-	rec, ok := a.getRecord(key)
+	rec, ok := a.repo.Get(key)
 	if !ok {
 		ex.Reasons = []string{"This referral is no longer stored."}
 		return ex
 	}
-	if !rec.onWorklist() {
+	if !rec.OnWorklist() {
 		ex.Reasons = []string{fmt.Sprintf("Provet marks this order %s, so it has left the worklist.", strings.ReplaceAll(rec.ProvetState, "_", " "))}
 		return ex
 	}

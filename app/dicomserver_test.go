@@ -31,7 +31,7 @@ func TestAllowAssociationAppliesTheAllowLists(t *testing.T) {
 		{"DX1", "10.0.0.5", true, true},
 	}
 	for _, c := range cases {
-		cfg := a.Config()
+		cfg := a.Effective()
 		cfg.DICOM.OnlyKnownDevices = c.onlyKnown
 		a.mu.Lock()
 		a.cfg = cfg

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-
-	"github.com/gen2brain/beeep"
 )
 
 // Notifier shows a desktop notification. The app depends on this interface
@@ -13,29 +11,6 @@ import (
 // headless server can log instead.
 type Notifier interface {
 	Notify(title, message string) error
-}
-
-// DesktopNotifier shows notifications through the operating system (beeep).
-type DesktopNotifier struct {
-	icon []byte
-}
-
-// NewDesktopNotifier names the app in the toast (beeep's default reads
-// "DefaultAppName") and uses icon for it.
-func NewDesktopNotifier(appName string, icon []byte) *DesktopNotifier {
-	beeep.AppName = appName
-	return &DesktopNotifier{icon: icon}
-}
-
-func (d *DesktopNotifier) Notify(title, message string) error {
-	var icon any = ""
-	if len(d.icon) > 0 {
-		icon = d.icon
-	}
-	if err := beeep.Notify(title, message, icon); err != nil {
-		return fmt.Errorf("desktop notification: %w", err)
-	}
-	return nil
 }
 
 // LogNotifier writes notifications to the log, for headless service mode and

@@ -13,7 +13,7 @@ import (
 // signinManager builds the OAuth2 client for the configured tenant. The token
 // store is opened here, off the UI goroutine, because a locked keyring may
 // take seconds to answer.
-func (a *App) signinManager(ctx context.Context, cfg Config) (*signin.Manager, provet.Tenant, error) {
+func (a *App) signinManager(ctx context.Context, cfg Config, openURL func(string) error) (*signin.Manager, provet.Tenant, error) {
 	pc := cfg.Provet
 	tenant, err := provet.ResolveTenant(pc.Region, pc.BaseURL, pc.ProvetID)
 	if err != nil {
@@ -54,7 +54,7 @@ func (a *App) signinManager(ctx context.Context, cfg Config) (*signin.Manager, p
 		AuthorizeURL: pc.AuthorizeURL,
 		TokenURL:     pc.TokenURL,
 		RevokeURL:    pc.RevokeURL,
-		OpenURL:      a.openURL,
+		OpenURL:      openURL,
 		Store:        tokens,
 		Logger:       a.log,
 		OnSignInAgain: func(err error) {
@@ -73,13 +73,13 @@ func (a *App) signinManager(ctx context.Context, cfg Config) (*signin.Manager, p
 // restoreSession resumes the stored sign-in at start-up, so a restart needs
 // no browser.
 func (a *App) restoreSession(ctx context.Context) {
-	cfg := a.Config()
+	cfg := a.Effective()
 	if cfg.Provet.ClientID == "" || a.provetClient() != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	m, tenant, err := a.signinManager(ctx, cfg)
+	m, tenant, err := a.signinManager(ctx, cfg, a.openURL)
 	if err != nil {
 		a.log.Warn("Provet connection settings are incomplete", "err", err)
 		return
@@ -96,12 +96,31 @@ func (a *App) restoreSession(ctx context.Context) {
 
 // SignIn runs the browser sign-in and blocks until the technician finishes
 // it (or ctx ends). It returns who signed in.
-func (a *App) SignIn(ctx context.Context) (string, error) {
-	cfg := a.Config()
+func (a *App) SignIn(ctx context.Context) (string, error) { return a.signInShowing(ctx, nil) }
+
+// signInShowing is SignIn that also hands the sign-in address to show, for
+// a command or a window that must offer it when no browser opens.
+func (a *App) signInShowing(ctx context.Context, show func(string)) (string, error) {
+	cfg := a.Effective()
 	if cfg.Provet.ClientID == "" {
 		return "", fmt.Errorf("enter the Provet client ID in Settings before signing in")
 	}
-	m, tenant, err := a.signinManager(ctx, cfg)
+	open := func(u string) error {
+		if show != nil {
+			show(u)
+		}
+		if a.openURL == nil {
+			if show == nil {
+				return fmt.Errorf("no browser can be opened here; run `vetbridge login` to get the address")
+			}
+			return nil
+		}
+		if err := a.openURL(u); err != nil && show == nil {
+			return err
+		}
+		return nil
+	}
+	m, tenant, err := a.signinManager(ctx, cfg, open)
 	if err != nil {
 		return "", err
 	}
@@ -110,7 +129,8 @@ func (a *App) SignIn(ctx context.Context) (string, error) {
 		return "", err
 	}
 	who := a.adoptSession(ctx, sess, tenant)
-	signal(a.syncNow)
+	a.sync.Now()
+	a.out.Wake()
 	return who, nil
 }
 
@@ -129,6 +149,9 @@ func (a *App) adoptSession(ctx context.Context, sess *signin.Session, tenant pro
 		// so a call gives up early and the technician sees "offline" within
 		// seconds instead of minutes.
 		MaxAttempts: 3,
+		// The client refuses any status write until the mapping's status
+		// values are confirmed: a second lock behind the outbox's.
+		StatusesConfirmed: a.confirmedFingerprint,
 	})
 	if err != nil {
 		a.log.Error("cannot build the Provet client", "err", err)
@@ -139,7 +162,9 @@ func (a *App) adoptSession(ctx context.Context, sess *signin.Session, tenant pro
 		who = u.Display()
 	}
 	if who == "" {
-		who = "Provet user"
+		// Without the openid scope Provet names nobody; the client id at
+		// least says which integration is signed in.
+		who = "Provet (integration " + a.Effective().Provet.ClientID + ")"
 	}
 	a.mu.Lock()
 	a.session, a.client = sess, client

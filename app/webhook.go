@@ -8,9 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
-
-	"github.com/vetbridge/vetbridge/store"
 )
 
 // runWebhook receives Provet's worklist webhooks when a deployment can be
@@ -18,16 +17,17 @@ import (
 // order but the sync reads the truth from the API, which makes create and
 // update hooks, duplicates and hooks for deleted orders all harmless.
 func (a *App) runWebhook(ctx context.Context) error {
-	listen := a.Config().Webhook.Listen
-	if listen == "" {
+	wh := a.Effective().Webhook
+	if strings.TrimSpace(wh.Listen) == "" {
 		<-ctx.Done()
 		return nil
 	}
+	listen := wh.address()
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("webhook receiver cannot listen on %s: %w", listen, err)
 	}
-	srv := &http.Server{Handler: a.webhookHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: a.webhookHandler(a.sync.Now), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -41,53 +41,20 @@ func (a *App) runWebhook(ctx context.Context) error {
 	return nil
 }
 
-func (a *App) webhookHandler() http.Handler {
+func (a *App) webhookHandler(trigger func()) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			http.Error(w, "POST only", http.StatusMethodNotAllowed)
 			return
 		}
-		if secret := a.Config().Webhook.Secret; secret != "" &&
+		if secret := a.Effective().Webhook.Secret; secret != "" &&
 			subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("token")), []byte(secret)) != 1 {
 			http.Error(w, "unknown sender", http.StatusForbidden)
 			return
 		}
 		// Provet retries anything but a quick 200; the body is not needed.
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<10))
-		signal(a.syncNow)
+		trigger()
 		w.WriteHeader(http.StatusOK)
 	})
-}
-
-// runRetention removes referrals past the retention period once an hour:
-// finished orders and those whose day is long gone.
-func (a *App) runRetention(ctx context.Context) error {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if err := a.prune(); err != nil {
-			a.log.Warn("retention", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
-}
-
-func (a *App) prune() error {
-	cutoff := a.now().Add(-time.Duration(a.Config().Retention)).Format("20060102")
-	var old []string
-	err := a.store.ItemsByDate("00000101", cutoff, func(si store.Item) error {
-		if si.Date < cutoff {
-			old = append(old, si.Key)
-		}
-		return nil
-	})
-	if err != nil || len(old) == 0 {
-		return err
-	}
-	a.log.Info("removing referrals past retention", "count", len(old))
-	return a.putRecords(nil, old)
 }

@@ -3,9 +3,11 @@ package app
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/vetbridge/vetbridge/app/records"
 	"github.com/vetbridge/vetbridge/dicom/worklist"
 )
 
@@ -21,19 +23,27 @@ func TestExportImportWLRoundTrip(t *testing.T) {
 		AccessionNumber: "4-1", RequestedProcedureID: "RP1", SPSID: "SPS1", StudyInstanceUID: "2.25.1",
 		Modality: "DX", StationAETitle: "DX1", StartDate: "20261122", StartTime: "101500", SPSDescription: "X-ray Thorax",
 		RequestedProcedureDescription: "X-ray Thorax"}
-	if err := src.putRecords([]record{{Item: it, Source: "provet"}}, nil); err != nil {
+	if err := src.repo.Apply([]records.Record{{Item: it, Source: records.SourceProvet}}, nil); err != nil {
 		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "export")
+	if n, err := src.ExportWL(out); err != nil || n != 1 {
+		t.Fatalf("exported %d, %v", n, err)
 	}
 	src.Close()
-	out := t.TempDir()
-	var stdout strings.Builder
-	env := cliEnv{stdout: &stdout, stderr: &stdout}
-	if err := cmdExportWL(t.Context(), env, []string{"--data", src.dir, out}); err != nil {
-		t.Fatal(err)
-	}
 	files, _ := filepath.Glob(filepath.Join(out, "*.wl"))
 	if len(files) != 1 || strings.ContainsAny(filepath.Base(files[0]), ":^") {
 		t.Fatalf("exported %v", files)
+	}
+	// The files hold owner names: private to this user, as is their directory.
+	if st, err := os.Stat(files[0]); err != nil || (runtime.GOOS != "windows" && st.Mode().Perm() != 0o600) {
+		t.Errorf("exported file mode %v (%v), want 0600", st.Mode().Perm(), err)
+	}
+	if st, err := os.Stat(out); err != nil || (runtime.GOOS != "windows" && st.Mode().Perm() != 0o700) {
+		t.Errorf("export directory mode %v (%v), want 0700", st.Mode().Perm(), err)
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(out, "*.tmp")); len(tmp) != 0 {
+		t.Errorf("temporary files left behind: %v", tmp)
 	}
 	// A file from another server with no identifiers at all.
 	bare := worklist.Item{PatientName: "Smith^Fluffy", Modality: "US", StartDate: "20261122"}
@@ -54,7 +64,7 @@ func TestExportImportWLRoundTrip(t *testing.T) {
 		t.Fatalf("imported %d, bad %d, err %v", n, bad, err)
 	}
 	var got, gotBare worklist.Item
-	for _, x := range dst.index.All() {
+	for _, x := range dst.repo.Index().All() {
 		switch x.PatientName {
 		case it.PatientName:
 			got = x
@@ -75,7 +85,7 @@ func TestExportImportWLRoundTrip(t *testing.T) {
 		t.Errorf("imported item without stored identifiers: %+v", gotBare)
 	}
 	// Importing again replaces rather than duplicates.
-	if _, _, err := dst.ImportWL(out); err != nil || dst.index.Len() != 2 {
-		t.Fatalf("second import: %d items, %v", dst.index.Len(), err)
+	if _, _, err := dst.ImportWL(out); err != nil || dst.repo.Index().Len() != 2 {
+		t.Fatalf("second import: %d items, %v", dst.repo.Index().Len(), err)
 	}
 }

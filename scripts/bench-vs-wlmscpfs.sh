@@ -5,17 +5,17 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-VETBRIDGE_BIN=${VETBRIDGE_BIN:-bin/vetbridge}
+BENCHWL_BIN=${BENCHWL_BIN:-bin/benchwl}
 OUT=${OUT:-docs/bench-wlmscpfs.md}
 
 if ! command -v wlmscpfs >/dev/null 2>&1; then
 	echo "bench-vs-wlmscpfs: DCMTK wlmscpfs is not installed (make deps, or apt-get install dcmtk)" >&2
 	exit 1
 fi
-if [ ! -x "$VETBRIDGE_BIN" ]; then
-	echo "bench-vs-wlmscpfs: $VETBRIDGE_BIN not built (make build)" >&2
+if [ ! -x "$BENCHWL_BIN" ]; then
+	echo "bench-vs-wlmscpfs: $BENCHWL_BIN not built (make bench builds it)" >&2
 	exit 1
 fi
 
-"$VETBRIDGE_BIN" bench-wl --items 1000,100000 --clients 1,8 --queries 200 --out "$OUT" "$@"
+"$BENCHWL_BIN" --items 1000,100000 --clients 1,8 --queries 200 --out "$OUT" "$@"
 echo "bench-vs-wlmscpfs: wrote $OUT"

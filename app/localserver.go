@@ -1,0 +1,177 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/vetbridge/vetbridge/app/localapi"
+)
+
+// The local API: the running instance's answers to the commands, the
+// installer and a second launch, over an endpoint only this user reaches
+// (package localapi). Requests and answers are JSON; an error is
+// {"error": "..."} with a 4xx or 5xx status. Paths carry a version so a
+// newer command can tell an older instance apart.
+const apiPrefix = "/v0/"
+
+// runLocalAPI serves the local API until ctx ends.
+func (a *App) runLocalAPI(ctx context.Context) error {
+	ln, err := localapi.Listen(a.dir)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: a.localHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	a.log.Info("local API listening", "endpoint", localapi.Endpoint(a.dir))
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("local API: %w", err)
+	}
+	return nil
+}
+
+// statusReply is Status with what only a running instance knows.
+type statusReply struct {
+	Status
+	PID int `json:"pid"`
+}
+
+type explainRequest struct {
+	Accession string `json:"accession"`
+	CallingAE string `json:"calling_ae"`
+}
+
+type wlRequest struct {
+	Dir string `json:"dir"`
+}
+
+type wlReply struct {
+	Count int `json:"count"`
+	Bad   int `json:"bad,omitempty"`
+}
+
+type errorReply struct {
+	Error string `json:"error"`
+}
+
+// signInLine is one line of the streamed sign-in answer: first the address
+// to open, then who signed in or what went wrong.
+type signInLine struct {
+	URL   string `json:"url,omitempty"`
+	Who   string `json:"who,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+func (a *App) localHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+apiPrefix+"status", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, statusReply{Status: a.Status(), PID: pid}, nil)
+	})
+	mux.HandleFunc("POST "+apiPrefix+"sync", func(w http.ResponseWriter, r *http.Request) {
+		a.SyncNow()
+		reply(w, struct{}{}, nil)
+	})
+	mux.HandleFunc("POST "+apiPrefix+"show", func(w http.ResponseWriter, r *http.Request) {
+		a.ShowWindow()
+		reply(w, struct{}{}, nil)
+	})
+	mux.HandleFunc("POST "+apiPrefix+"quit", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, struct{}{}, nil)
+		// Answer first: stopping closes this very server.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = a.Shutdown(ctx)
+		}()
+	})
+	mux.HandleFunc("POST "+apiPrefix+"explain", func(w http.ResponseWriter, r *http.Request) {
+		var req explainRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		ex, err := a.ExplainAccession(req.Accession, req.CallingAE)
+		reply(w, ex, err)
+	})
+	mux.HandleFunc("POST "+apiPrefix+"export-wl", func(w http.ResponseWriter, r *http.Request) {
+		var req wlRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		n, err := a.ExportWL(req.Dir)
+		reply(w, wlReply{Count: n}, err)
+	})
+	mux.HandleFunc("POST "+apiPrefix+"import-wl", func(w http.ResponseWriter, r *http.Request) {
+		var req wlRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		n, bad, err := a.ImportWL(req.Dir)
+		reply(w, wlReply{Count: n, Bad: bad}, err)
+	})
+	mux.HandleFunc("POST "+apiPrefix+"signin", a.serveSignIn)
+	mux.HandleFunc("POST "+apiPrefix+"signout", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, struct{}{}, a.SignOut(r.Context()))
+	})
+	mux.HandleFunc("POST "+apiPrefix+"doctor", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fw := flushWriter{w}
+		if err := a.Doctor(r.Context(), fw); err != nil {
+			fmt.Fprintf(fw, "\n%s%s\n", doctorErrorPrefix, err)
+		}
+	})
+	return mux
+}
+
+// doctorErrorPrefix marks the streamed doctor report's final error line, so
+// the command can exit non-zero as it would without a running instance.
+const doctorErrorPrefix = "vetbridge-error: "
+
+func (a *App) serveSignIn(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(flushWriter{w})
+	who, err := a.signInShowing(r.Context(), func(u string) { _ = enc.Encode(signInLine{URL: u}) })
+	if err != nil {
+		_ = enc.Encode(signInLine{Error: err.Error()})
+		return
+	}
+	_ = enc.Encode(signInLine{Who: who})
+}
+
+// flushWriter sends each write at once: a streamed answer (the sign-in
+// address, doctor's findings) must reach the command while it waits.
+type flushWriter struct{ w http.ResponseWriter }
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if fl, ok := f.w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	return n, err
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(v); err != nil {
+		reply(w, nil, fmt.Errorf("bad request: %w", err))
+		return false
+	}
+	return true
+}
+
+func reply(w http.ResponseWriter, v any, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		_ = json.NewEncoder(w).Encode(errorReply{Error: err.Error()})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,273 @@
+// Package provetsync keeps the local worklist up to date with Provet Cloud's
+// imaging worklist: a first full load, then deltas by `modified`, a periodic
+// reconcile of the open set that notices cancellations and deletions, and
+// the mapping of each order with its patient, owner and referral to a DICOM
+// worklist item.
+package provetsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/vetbridge/vetbridge/app/provet"
+	"github.com/vetbridge/vetbridge/app/records"
+)
+
+const (
+	metaCursor = "sync.cursor" // newest Provet `modified` applied, RFC 3339
+	// deltaOverlap re-reads a little before the cursor: Provet's filter has
+	// minute precision and clocks are not exact. Duplicates are recognised
+	// by their unchanged `modified` and cost nothing but bytes.
+	deltaOverlap = 2 * time.Minute
+	// syncBatch is how many changed orders are resolved and saved at a time,
+	// so a long first sync fills the modalities' worklist progressively.
+	syncBatch = 50
+	// resolveWorkers fetch related objects in parallel; the client's limiter
+	// keeps them within Provet's budgets.
+	resolveWorkers = 4
+	// longOfflineGap: new referrals after an offline spell this long are
+	// news of the spell, summarised rather than announced one by one.
+	longOfflineGap = time.Hour
+	// namesMaxAge bounds how long user, modality and target-area names are
+	// trusted before they are read again.
+	namesMaxAge = time.Hour
+	listTimeout = 30 * time.Second
+)
+
+// Settings are the parts of the configuration a sync reads; they are asked
+// for at every round, so a change applies at the next one.
+type Settings struct {
+	Mapping      Mapping
+	PollInterval time.Duration
+	Reconcile    time.Duration
+}
+
+// Result is what one successful round did.
+type Result struct {
+	At      time.Time
+	Changed int              // records written or removed
+	New     []records.Record // referrals seen for the first time
+	// Summarise is set for a first load or after a long offline spell: the
+	// new referrals are the clinic's backlog, not news.
+	Summarise bool
+	Full      bool
+	// Missing names the Provet permissions whose lookups were refused; the
+	// affected fields were left empty.
+	Missing []string
+}
+
+// Reporter hears how rounds go; its methods run on the sync goroutine.
+type Reporter interface {
+	Syncing()
+	Synced(Result)
+	Failed(err error, lastOK time.Time)
+}
+
+// Options wire an Engine.
+type Options struct {
+	Repo     *records.Repo
+	Client   func() *provet.Client // nil while signed out
+	Settings func() Settings
+	Now      func() time.Time
+	Log      *slog.Logger
+	Report   Reporter
+}
+
+// Engine is the sync loop.
+type Engine struct {
+	o     Options
+	wake  chan struct{}
+	remap atomic.Bool
+	// Round state, touched only by the goroutine running rounds.
+	lastFull time.Time
+	lastOK   time.Time
+	names    *nameCache
+}
+
+// New returns an Engine; Run polls.
+func New(o Options) *Engine {
+	return &Engine{o: o, wake: make(chan struct{}, 1), names: newNameCache()}
+}
+
+// Now asks for a round at once.
+func (e *Engine) Now() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Remap makes the next round map every open order again, not only changed
+// ones: the modality table or the name form changed.
+func (e *Engine) Remap() {
+	e.remap.Store(true)
+	e.Now()
+}
+
+// Run polls Provet until ctx ends: a delta every poll interval, a full
+// reconcile of the open set every Reconcile period (Provet's delta lists
+// never show deletions), and at once on Now.
+func (e *Engine) Run(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		case <-e.wake:
+		}
+		if c := e.o.Client(); c != nil {
+			if err := e.Once(ctx, c); err != nil && ctx.Err() == nil {
+				e.o.Report.Failed(err, e.lastOK)
+			}
+		}
+		timer.Reset(max(e.o.Settings().PollInterval, 5*time.Second))
+	}
+}
+
+// Once brings the local worklist up to date with Provet: one round.
+func (e *Engine) Once(ctx context.Context, c *provet.Client) error {
+	set := e.o.Settings()
+	now := e.o.Now()
+	cursor, hasCursor := e.cursor()
+	remap := e.remap.Swap(false)
+	full := !hasCursor || remap || now.Sub(e.lastFull) >= set.Reconcile
+	e.o.Report.Syncing()
+
+	changed, listed, newest, err := e.list(ctx, c, set.Mapping, full, remap, cursor)
+	if err != nil {
+		if remap {
+			e.remap.Store(true) // not done: try again next time
+		}
+		return err
+	}
+	if full {
+		vanished, err := e.vanished(ctx, c, set.Mapping, listed)
+		if err != nil {
+			return err
+		}
+		changed = append(changed, vanished...)
+	}
+	// Soonest and newest first, so today's patients reach the modalities first.
+	slices.SortFunc(changed, func(x, y *provet.WorklistItem) int { return y.Created.Compare(x.Created) })
+
+	res := Result{At: now, Full: full}
+	missing := &permissions{}
+	for start := 0; start < len(changed); start += syncBatch {
+		batch := changed[start:min(start+syncBatch, len(changed))]
+		recs, deletes, added, err := e.resolveBatch(ctx, c, set.Mapping, missing, batch)
+		if err != nil {
+			return err
+		}
+		if err := e.o.Repo.Apply(recs, deletes); err != nil {
+			return err
+		}
+		res.New = append(res.New, added...)
+		res.Changed += len(recs) + len(deletes)
+	}
+	if err := e.saveCursor(cursor, hasCursor, newest, now); err != nil {
+		return err
+	}
+	if full {
+		e.lastFull = now
+	}
+	res.Summarise = !hasCursor || (!e.lastOK.IsZero() && now.Sub(e.lastOK) > longOfflineGap)
+	res.Missing = missing.list()
+	e.lastOK = now
+	if res.Changed > 0 {
+		e.o.Log.Info("synced with Provet", "changed", res.Changed, "new", len(res.New), "full", full)
+	}
+	e.o.Report.Synced(res)
+	return nil
+}
+
+// list reads the open set (full) or what changed since the cursor, and
+// returns the orders that differ from what is stored.
+func (e *Engine) list(ctx context.Context, c *provet.Client, m Mapping, full, remap bool, cursor time.Time) (changed []*provet.WorklistItem, listed map[int64]bool, newest time.Time, err error) {
+	// Small pages: Provet charges a page of 1000 as 20 requests, however
+	// few orders it holds.
+	q := provet.WorklistQuery{PageSize: provet.DefaultPageSize, Expose: exposeRelations}
+	if full {
+		q.Statuses = []provet.Status{provet.StatusRequested, provet.StatusInProgress}
+	} else {
+		q.ModifiedSince = cursor.Add(-deltaOverlap)
+	}
+	listed = map[int64]bool{}
+	newest = cursor
+	// A poll that cannot finish soon is better abandoned: the next one comes
+	// shortly, and meanwhile the technician should see "offline" rather than
+	// a sync that waits out a maintenance window's Retry-After.
+	listCtx, cancel := context.WithTimeout(ctx, listTimeout)
+	defer cancel()
+	_, err = c.ListWorklist(listCtx, q, func(w *provet.WorklistItem) error {
+		listed[w.ID] = true
+		if w.Modified.After(newest) {
+			newest = w.Modified
+		}
+		if rec, ok := e.o.Repo.Get(m.Key(w.ID)); ok && !remap &&
+			rec.ProvetModified.Equal(w.Modified) && rec.ProvetStatus == w.StatusRaw {
+			return nil // seen before: the overlap window, or an unchanged open item
+		}
+		changed = append(changed, w)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, newest, fmt.Errorf("list Provet's imaging worklist: %w", err)
+	}
+	return changed, listed, newest, nil
+}
+
+func (e *Engine) cursor() (time.Time, bool) {
+	b, ok, err := e.o.Repo.Store().GetMeta(metaCursor)
+	if err != nil || !ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	return t, err == nil
+}
+
+// saveCursor advances the delta position to the newest `modified` Provet
+// showed. A first load of an empty worklist saves one too, taken from this
+// clock less the overlap, so the next polls are deltas rather than full
+// loads that would look like another first sync.
+func (e *Engine) saveCursor(cursor time.Time, hasCursor bool, newest, now time.Time) error {
+	switch {
+	case newest.After(cursor):
+	case !hasCursor:
+		newest = now.Add(-deltaOverlap)
+	default:
+		return nil
+	}
+	if err := e.o.Repo.Store().PutMeta(metaCursor, []byte(newest.UTC().Format(time.RFC3339Nano))); err != nil {
+		return fmt.Errorf("save the sync position: %w", err)
+	}
+	return nil
+}
+
+// vanished finds open orders we hold that the open list no longer shows:
+// completed or cancelled in Provet, or deleted. One detail read each tells
+// which; deleted ones come back with Status unknown and are removed.
+func (e *Engine) vanished(ctx context.Context, c *provet.Client, m Mapping, listed map[int64]bool) ([]*provet.WorklistItem, error) {
+	var out []*provet.WorklistItem
+	for _, rec := range e.o.Repo.OnWorklist(m.KeyPrefix()) {
+		if listed[int64(rec.ProvetID)] {
+			continue
+		}
+		w, err := c.WorklistItem(ctx, int64(rec.ProvetID))
+		switch {
+		case errors.Is(err, provet.ErrNotFound):
+			out = append(out, &provet.WorklistItem{ID: int64(rec.ProvetID), Status: provet.StatusUnknown, StatusRaw: "deleted"})
+		case err != nil:
+			return nil, fmt.Errorf("check order %d in Provet: %w", rec.ProvetID, err)
+		default:
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,239 @@
+package records
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/vetbridge/vetbridge/dicom/mpps"
+	"github.com/vetbridge/vetbridge/dicom/worklist"
+	"github.com/vetbridge/vetbridge/store"
+)
+
+// Repo keeps the records in the store and mirrors those on the worklist in
+// the index the DICOM server answers from, so the two never disagree.
+type Repo struct {
+	st       *store.Store
+	idx      *worklist.Index
+	log      *slog.Logger
+	onChange func()
+
+	mu sync.Mutex
+	// waiting holds the keys of referrals scheduled and not yet started,
+	// kept up to date by Apply, so the count the tray asks for often costs
+	// nothing however large the worklist.
+	waiting map[string]struct{}
+}
+
+// Open loads every stored record into the index, so modalities are served
+// the moment the server starts, before any contact with Provet. onChange
+// runs after every change (nil: nothing); it must not block. Unreadable
+// records are logged and skipped: the next sync writes them again.
+func Open(st *store.Store, log *slog.Logger, onChange func()) (*Repo, error) {
+	if onChange == nil {
+		onChange = func() {}
+	}
+	r := &Repo{st: st, idx: worklist.NewIndex(), log: log, onChange: onChange, waiting: map[string]struct{}{}}
+	var items []worklist.Item
+	err := st.AllItems(func(si store.Item) error {
+		rec, err := Decode(si.Data)
+		if err != nil {
+			log.Warn("skipping an unreadable stored referral", "key", si.Key, "err", err)
+			return nil
+		}
+		if rec.OnWorklist() {
+			items = append(items, rec.Item)
+		}
+		r.track(rec)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load the stored worklist: %w", err)
+	}
+	if err := r.idx.ReplaceAll(items); err != nil {
+		return nil, fmt.Errorf("load the stored worklist: %w", err)
+	}
+	return r, nil
+}
+
+// Index is what the DICOM worklist service matches queries against.
+func (r *Repo) Index() *worklist.Index { return r.idx }
+
+// Store is the database underneath, for the sync cursor and the outbox.
+func (r *Repo) Store() *store.Store { return r.st }
+
+func (r *Repo) track(rec Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rec.Waiting() {
+		r.waiting[rec.Item.Key] = struct{}{}
+	} else {
+		delete(r.waiting, rec.Item.Key)
+	}
+}
+
+// Waiting counts the referrals scheduled and not yet started.
+func (r *Repo) Waiting() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.waiting)
+}
+
+// Get returns one record by key.
+func (r *Repo) Get(key string) (Record, bool) {
+	si, ok, err := r.st.GetItem(key)
+	if err != nil || !ok {
+		return Record{}, false
+	}
+	rec, err := Decode(si.Data)
+	return rec, err == nil
+}
+
+// Apply writes records and removes keys in one transaction, then mirrors
+// both in the index.
+func (r *Repo) Apply(puts []Record, deletes []string) error {
+	items := make([]store.Item, 0, len(puts))
+	for _, rec := range puts {
+		b, err := rec.Encode()
+		if err != nil {
+			return err
+		}
+		items = append(items, store.Item{Key: rec.Item.Key, Date: rec.Item.StartDate, Refs: rec.refs(), Data: b})
+	}
+	if err := r.st.ApplyItems(items, deletes); err != nil {
+		return fmt.Errorf("save the worklist: %w", err)
+	}
+	var onList []worklist.Item
+	off := append([]string(nil), deletes...)
+	for _, rec := range puts {
+		if rec.OnWorklist() {
+			onList = append(onList, rec.Item)
+		} else {
+			off = append(off, rec.Item.Key)
+		}
+		r.track(rec)
+	}
+	r.mu.Lock()
+	for _, k := range deletes {
+		delete(r.waiting, k)
+	}
+	r.mu.Unlock()
+	r.idx.Delete(off...)
+	if err := r.idx.Put(onList...); err != nil {
+		return err
+	}
+	r.onChange()
+	return nil
+}
+
+// Each calls fn for every stored record, in key order, until fn returns
+// false. Unreadable records are skipped.
+func (r *Repo) Each(fn func(Record) bool) error {
+	return stopped(r.st.AllItems(eachDecoded(fn)))
+}
+
+// Day calls fn for the records scheduled on day (YYYYMMDD).
+func (r *Repo) Day(day string, fn func(Record) bool) error {
+	return stopped(r.st.ItemsByDate(day, day, eachDecoded(fn)))
+}
+
+// errStop ends a walk early; it never reaches a caller.
+var errStop = errors.New("stop")
+
+func stopped(err error) error {
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
+}
+
+func eachDecoded(fn func(Record) bool) func(store.Item) error {
+	return func(si store.Item) error {
+		rec, err := Decode(si.Data)
+		if err != nil {
+			return nil
+		}
+		if !fn(rec) {
+			return errStop
+		}
+		return nil
+	}
+}
+
+// OnWorklist returns the records modalities are offered whose key starts
+// with prefix: the open orders of one Provet tenant. It reads the index,
+// not the whole store.
+func (r *Repo) OnWorklist(prefix string) []Record {
+	var out []Record
+	for _, it := range r.idx.All() {
+		if !strings.HasPrefix(it.Key, prefix) {
+			continue
+		}
+		if rec, ok := r.Get(it.Key); ok {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// ForStep finds the order an MPPS step performed, in mpps.Link's order: by
+// SPS ID, then accession number, then Study Instance UID. Only orders still
+// on the worklist are candidates: a step for an order Provet has closed must
+// not move it again.
+func (r *Repo) ForStep(step mpps.Step) (Record, bool) {
+	refs := mpps.Link(step)
+	if len(refs) == 0 {
+		return Record{}, false
+	}
+	for _, ref := range refs {
+		si, ok, err := r.st.ItemByRef(refKey(ref.Field, ref.Value))
+		if err != nil || !ok {
+			continue
+		}
+		if rec, err := Decode(si.Data); err == nil && rec.OnWorklist() {
+			return rec, true
+		}
+	}
+	return Record{}, false
+}
+
+// refKey is how an identifier is indexed in the store: the kind, a NUL,
+// the value, so an accession number can never match an SPS ID.
+func refKey(kind mpps.LinkField, value string) string { return string(kind) + "\x00" + value }
+
+// refs are the identifiers an MPPS step may name this order by.
+func (r Record) refs() []string {
+	var out []string
+	for _, f := range []struct {
+		kind  mpps.LinkField
+		value string
+	}{{mpps.LinkSPSID, r.Item.SPSID}, {mpps.LinkAccession, r.Item.AccessionNumber}, {mpps.LinkStudyUID, r.Item.StudyInstanceUID}} {
+		if f.value != "" {
+			out = append(out, refKey(f.kind, f.value))
+		}
+	}
+	return out
+}
+
+// PruneBefore removes the records scheduled before day (YYYYMMDD) and
+// returns how many went. Orders Provet still has open stay: removing them
+// would only make the next reconcile fetch them again.
+func (r *Repo) PruneBefore(day string) (int, error) {
+	var old []string
+	err := r.st.ItemsByDate("00000101", day, func(si store.Item) error {
+		if si.Date >= day {
+			return nil
+		}
+		if rec, err := Decode(si.Data); err == nil && rec.Source == SourceProvet && rec.OnWorklist() {
+			return nil
+		}
+		old = append(old, si.Key)
+		return nil
+	})
+	if err != nil || len(old) == 0 {
+		return 0, err
+	}
+	return len(old), r.Apply(nil, old)
+}

@@ -1,7 +1,0 @@
-//go:build !linux
-
-package app
-
-// TrayHostAvailable reports whether the desktop shows tray icons: Windows
-// and macOS always do.
-func TrayHostAvailable() bool { return true }

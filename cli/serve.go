@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/vetbridge/vetbridge/app"
+)
+
+func init() {
+	register("serve", "sync with Provet and serve the worklist, without a window", cmdServe)
+}
+
+func cmdServe(ctx context.Context, env Env, args []string) error {
+	fs := newFlags(env, "serve", "[--data DIR] [--dicom-port N] [--ae TITLE]")
+	df := addDataFlags(fs)
+	port := fs.Int("dicom-port", 0, "DICOM port for this run (default from the configuration, 11112)")
+	ae := fs.String("ae", "", "DICOM AE title for this run (default from the configuration, VETBRIDGE)")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	a, err := app.Open(app.Options{
+		DataDir: *df.data,
+		Logger:  df.logger(env.Stderr),
+		Override: func(c *app.Config) {
+			if *port > 0 {
+				c.DICOM.Port = *port
+			}
+			if *ae != "" {
+				c.DICOM.AETitle = *ae
+			}
+		},
+		OpenURL: func(u string) error { printURL(env.Stdout)(u); return nil },
+	})
+	if errors.Is(err, app.ErrRunning) {
+		return fmt.Errorf("%w; `vetbridge status` shows it, `vetbridge quit` stops it", app.ErrRunning)
+	}
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return a.Run(ctx)
+}
