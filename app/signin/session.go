@@ -97,6 +97,14 @@ func (s *Session) token(ctx context.Context, force bool) (*oauth2.Token, error) 
 // that this call found the session over for good.
 func (s *Session) refreshLocked(ctx context.Context) (*oauth2.Token, bool, error) {
 	t, err := s.fetchLocked(ctx)
+	if errors.Is(err, ErrSignInAgain) && s.adoptSavedLocked(ctx) {
+		if s.tok.Valid() {
+			s.refreshed = time.Now()
+			c := *s.tok
+			return &c, false, nil
+		}
+		t, err = s.fetchLocked(ctx)
+	}
 	if err != nil {
 		if !errors.Is(err, ErrSignInAgain) {
 			// Network trouble or a 5xx: the session may still be good.
@@ -104,12 +112,7 @@ func (s *Session) refreshLocked(ctx context.Context) (*oauth2.Token, bool, error
 			return nil, false, err
 		}
 		s.ended = err
-		if s.grant == grantCode {
-			// The refresh token is dead: a restart must not present it again.
-			if derr := s.store.Delete(ctx); derr != nil {
-				s.m.log.Warn("could not forget the refused sign-in", "store", s.store.Kind(), "err", derr)
-			}
-		}
+		s.forgetLocked(ctx)
 		s.m.log.Warn("Provet refused to renew the session; sign in again", "err", err)
 		return nil, true, err
 	}
@@ -119,6 +122,44 @@ func (s *Session) refreshLocked(ctx context.Context) (*oauth2.Token, bool, error
 	s.m.log.Debug("Provet access token renewed", "expires", t.Expiry)
 	c := *t
 	return &c, false, nil
+}
+
+// adoptSavedLocked takes the saved sign-in when it is newer than ours:
+// another VetBridge process on this computer (a command run beside the tray
+// app) may have rotated the refresh token we just presented.
+func (s *Session) adoptSavedLocked(ctx context.Context) bool {
+	if s.grant != grantCode {
+		return false
+	}
+	saved, err := s.loadSaved(ctx)
+	if err != nil || saved.RefreshToken == "" || saved.RefreshToken == s.tok.RefreshToken {
+		return false
+	}
+	s.m.log.Info("another VetBridge renewed the Provet sign-in; using its tokens", "store", s.store.Kind())
+	s.tok = saved
+	return true
+}
+
+// forgetLocked deletes a refused sign-in, so a restart does not present it
+// again, unless the store already holds another one.
+func (s *Session) forgetLocked(ctx context.Context) {
+	if s.grant != grantCode {
+		return // a refused client secret may be re-enabled by Provet's admin; IT replaces it
+	}
+	if saved, err := s.loadSaved(ctx); err == nil && saved.RefreshToken != "" && saved.RefreshToken != s.tok.RefreshToken {
+		return
+	}
+	if err := s.store.Delete(ctx); err != nil {
+		s.m.log.Warn("could not forget the refused sign-in", "store", s.store.Kind(), "err", err)
+	}
+}
+
+func (s *Session) loadSaved(ctx context.Context) (*oauth2.Token, error) {
+	v, err := s.store.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return decodeSaved(v)
 }
 
 // fetchLocked asks the token endpoint for a new access token.

@@ -226,3 +226,57 @@ func TestSavedRecordRoundTrip(t *testing.T) {
 		t.Fatalf("legacy entry: %+v %v", tok, err)
 	}
 }
+
+func TestSecondProcessAdoptsTheRotatedSignInInsteadOfEndingIt(t *testing.T) {
+	h := newHarness(t, provetsim.Options{AutoApprove: true})
+	h.signIn(t)
+	withExpiredAccessToken(t, h.store)
+	tray := restoreFrom(t, h, h.store)
+	command := restoreFrom(t, h, h.store) // both start from the same saved sign-in
+	if err := tray.ForceRefresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rotated := savedTok(t, h.store)
+	// The command presents the refresh token the tray app just spent.
+	if code := apiStatus(t, command, h.sim); code != 200 {
+		t.Fatalf("second process: HTTP %d", code)
+	}
+	if !command.Valid() || len(h.ended) != 0 {
+		t.Fatal("the second process ended a sign-in that another process had renewed")
+	}
+	if now := savedTok(t, h.store); now.RefreshToken != rotated.RefreshToken {
+		t.Fatal("the renewed sign-in was deleted or replaced")
+	}
+	if n := h.sim.Requests()["oauth.token"]; n != 3 {
+		t.Fatalf("%d token requests; want sign-in, the tray's refresh and the refused one", n)
+	}
+	if code := apiStatus(t, tray, h.sim); code != 200 {
+		t.Fatalf("first process: HTTP %d", code)
+	}
+}
+
+func TestAdoptedSignInThatProvetRefusesIsForgotten(t *testing.T) {
+	h := newHarness(t, provetsim.Options{AutoApprove: true})
+	h.signIn(t)
+	withExpiredAccessToken(t, h.store)
+	s := restoreFrom(t, h, h.store)
+	h.sim.RevokeAllTokens()
+	// Another process saved a sign-in meanwhile; this session tries it once
+	// (its access token is expired), Provet refuses it too, and only then
+	// is the saved sign-in deleted.
+	newer := &oauth2.Token{RefreshToken: "refresh-saved-by-another-process", AccessToken: "a", Expiry: time.Now().Add(-time.Minute)}
+	h.rec.note("refresh_token", newer.RefreshToken)
+	if err := h.store.Save(context.Background(), encodeSaved(newer)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ForceRefresh(context.Background()); !errors.Is(err, ErrSignInAgain) {
+		t.Fatalf("err %v", err)
+	}
+	<-h.ended
+	if _, err := h.store.Load(context.Background()); !errors.Is(err, ErrNoToken) {
+		t.Fatal("a sign-in that Provet refused too was kept")
+	}
+	if n := h.sim.Requests()["oauth.token"]; n != 3 {
+		t.Fatalf("%d token requests; want the sign-in and one per refresh token tried", n)
+	}
+}
