@@ -37,6 +37,9 @@ type fakeBackend struct {
 	undoErr     error
 	portErr     map[int]error
 	addrs       []string
+	// subscribed, when not nil, is closed once the UI subscribes: the app
+	// loop runs.
+	subscribed chan struct{}
 
 	filters   []app.ReferralFilter
 	saved     []app.Config
@@ -86,6 +89,10 @@ func (f *fakeBackend) Subscribe(fn func(app.Event)) func() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.subs = append(f.subs, fn)
+	if f.subscribed != nil {
+		close(f.subscribed)
+		f.subscribed = nil
+	}
 	return func() {}
 }
 
