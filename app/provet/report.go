@@ -196,3 +196,6 @@ func (s *StatusSurvey) WriteText(w io.Writer) error {
 	}
 	return p.err
 }
+
+// MarshalText writes the severity's name, for the app's local API and logs.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }

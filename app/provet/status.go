@@ -174,3 +174,19 @@ func (c *Client) AdvanceStatus(ctx context.Context, id int64, target Status) (St
 	ch.Outcome = StatusSent
 	return ch, err
 }
+
+// MarshalText and UnmarshalText let configuration and the local API keep the
+// form as its name.
+func (f StatusFilterForm) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+func (f *StatusFilterForm) UnmarshalText(b []byte) error {
+	v, err := ParseStatusFilterForm(string(b))
+	if err != nil {
+		return err
+	}
+	*f = v
+	return nil
+}
+
+// MarshalText writes the outcome's name.
+func (o StatusOutcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }

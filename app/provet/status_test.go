@@ -2,7 +2,9 @@ package provet
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/vetbridge/vetbridge/app/provetsim"
@@ -195,5 +197,25 @@ func TestStatusFilterForms(t *testing.T) {
 	}
 	if _, err := ParseStatusFilterForm("[]"); err == nil {
 		t.Error("a bad form was accepted")
+	}
+}
+
+func TestStatusFilterFormText(t *testing.T) {
+	for _, f := range []StatusFilterForm{StatusFilterComma, StatusFilterBrackets, StatusFilterNone} {
+		b, err := json.Marshal(map[string]StatusFilterForm{"form": f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back map[string]StatusFilterForm
+		if err := json.Unmarshal(b, &back); err != nil || back["form"] != f {
+			t.Fatalf("%s: %s → %v, %v", f, b, back, err)
+		}
+	}
+	var f StatusFilterForm
+	if err := json.Unmarshal([]byte(`"semicolon"`), &f); err == nil {
+		t.Fatal("an unknown form was read")
+	}
+	if b, _ := json.Marshal(Finding{Severity: SevConfirm}); !strings.Contains(string(b), `"Severity":"confirm"`) {
+		t.Fatalf("finding JSON %s", b)
 	}
 }
