@@ -72,7 +72,10 @@ func startSignIn(t *testing.T, h *harness, ctx context.Context) (string, time.Ti
 	}
 	urls := make(chan shown, 1)
 	h.cfg.OpenURL = nil
-	h.cfg.OnURL = func(u string, d time.Time) { urls <- shown{u, d} }
+	h.cfg.OnURL = func(u string, d time.Time) {
+		h.rec.note("authorization URL state", stateOf(u))
+		urls <- shown{u, d}
+	}
 	m := h.manager(t)
 	done := make(chan signInResult, 1)
 	go func() {
@@ -230,7 +233,10 @@ func TestSignInShowsItsAddressAndDeadline(t *testing.T) {
 func TestBrowserThatCannotOpenLeavesTheAddressToCopy(t *testing.T) {
 	h := newHarness(t, provetsim.Options{AutoApprove: true})
 	shown := make(chan string, 1)
-	h.cfg.OnURL = func(u string, _ time.Time) { shown <- u }
+	h.cfg.OnURL = func(u string, _ time.Time) {
+		h.rec.note("authorization URL state", stateOf(u))
+		shown <- u
+	}
 	h.cfg.OpenURL = func(string) error { return errors.New("no browser installed") }
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
