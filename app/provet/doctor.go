@@ -320,7 +320,7 @@ func (d *doctor) expose(items []json.RawMessage) {
 	r := d.r
 	kinds := map[string]Kind{"patient": KindPatient, "client": KindOwner, "referral": KindReferral,
 		"requesting_user": KindUser, "supervising_veterinarian": KindUser, "modality": KindModality, "target_areas": KindTargetArea}
-	anyInlined := false
+	anyInlined, anyPartial := false, false
 	var notInlined []string
 	for _, rel := range SyncExpose {
 		kind, ok := kinds[rel]
@@ -334,7 +334,7 @@ func (d *doctor) expose(items []json.RawMessage) {
 		case "url":
 			notInlined = append(notInlined, rel)
 		case "partial":
-			anyInlined = true
+			anyInlined, anyPartial = true, true
 			r.add("expose."+rel, SevWarning, "Nothing to do: VetBridge fetches each such object whole (one more request per order)",
 				"inlined %s objects lack %s", rel, strings.Join(missing, ", "))
 		default:
@@ -348,6 +348,8 @@ func (d *doctor) expose(items []json.RawMessage) {
 	case len(notInlined) > 0:
 		r.add("expose", SevWarning, "Nothing to do: VetBridge fetches these objects one by one",
 			"Provet does not inline %s", strings.Join(notInlined, ", "))
+	case anyPartial:
+		r.add("expose", SevOK, "", "expose_ is honoured, some objects only in part (see above)")
 	default:
 		r.add("expose", SevOK, "", "expose_ is honoured")
 	}

@@ -3,6 +3,7 @@ package provet
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,8 +36,11 @@ func TestDoctorAgainstTenantQuirks(t *testing.T) {
 		quirks provetsim.Quirks
 		want   []want
 		form   StatusFilterForm
+		// benign quirks need no one's attention: doctor only picks the
+		// status filter spelling for sync to use.
+		benign bool
 	}{
-		{name: "well-behaved tenant", want: []want{{"filter.modified", SevOK, "honoured"}, {"expose", SevOK, "honoured"}}},
+		{name: "well-behaved tenant", benign: true, want: []want{{"filter.modified", SevOK, "honoured"}, {"expose", SevOK, "honoured"}}},
 		{name: "shifted status numbers", quirks: provetsim.Quirks{StatusCodes: provetsim.ShiftedStatuses(1)},
 			want: []want{{"statuses.unknown", SevProblem, `"5"`}}},
 		{name: "no modified key", quirks: provetsim.Quirks{OmitModified: true},
@@ -47,9 +51,9 @@ func TestDoctorAgainstTenantQuirks(t *testing.T) {
 			want: []want{{"filter.modified", SevProblem, "Provet ignores modified__gte; every poll would page through the whole history"}}},
 		{name: "status__in ignored", quirks: provetsim.Quirks{IgnoreFilters: []string{"status__in"}}, form: StatusFilterNone,
 			want: []want{{"filter.status", SevWarning, "honours neither status__in=1,2 nor status__in=[1,2]"}}},
-		{name: "status__in with brackets only", quirks: provetsim.Quirks{StatusInForm: "brackets"}, form: StatusFilterBrackets,
+		{name: "status__in with brackets only", quirks: provetsim.Quirks{StatusInForm: "brackets"}, form: StatusFilterBrackets, benign: true,
 			want: []want{{"filter.status", SevOK, "status__in=[1,2] is honoured"}}},
-		{name: "status__in with commas only", quirks: provetsim.Quirks{StatusInForm: "comma"}, form: StatusFilterComma,
+		{name: "status__in with commas only", quirks: provetsim.Quirks{StatusInForm: "comma"}, form: StatusFilterComma, benign: true,
 			want: []want{{"filter.status", SevOK, "status__in=1,2 is honoured"}}},
 		{name: "expose ignored", quirks: provetsim.Quirks{IgnoreExpose: true},
 			want: []want{{"expose", SevWarning, "Provet ignores expose_"}}},
@@ -92,12 +96,13 @@ func TestDoctorAgainstTenantQuirks(t *testing.T) {
 					t.Errorf("no %s finding %q containing %q:\n%s", w.sev, w.check, w.contains, text)
 				}
 			}
-			quirky := tc.name != "well-behaved tenant"
-			warned := len(rep.Warnings()) > 0
+			// The simulator runs on a fake clock, so its Date header is days
+			// off: the clock warning says nothing about the quirk.
+			warned := slices.ContainsFunc(rep.Warnings(), func(f Finding) bool { return f.Check != "transport" })
 			switch {
-			case !quirky && !rep.OK():
+			case tc.benign && (!rep.OK() || warned):
 				t.Errorf("a well-behaved, confirmed tenant is not OK:\n%s", text)
-			case quirky && rep.OK() && !warned:
+			case !tc.benign && rep.OK() && !warned:
 				t.Errorf("the quirk went unnoticed:\n%s", text)
 			}
 			if strings.Contains(text, "No problems found") != rep.OK() {
