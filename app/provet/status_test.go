@@ -219,3 +219,36 @@ func TestStatusFilterFormText(t *testing.T) {
 		t.Fatalf("finding JSON %s", b)
 	}
 }
+
+// TestOutageThenLateUpdatesNeverGoBackwards replays the outage:
+// Provet is down when the exam starts, back before it ends, and the queued
+// "in progress" is delivered after "completed". Provet ends completed and
+// never receives completed followed by in progress.
+func TestOutageThenLateUpdatesNeverGoBackwards(t *testing.T) {
+	m := DefaultMapping()
+	conf := confirmedSet{m.StatusFingerprint(): true}
+	env := startSim(t, provetsim.Options{Referrals: 10, Seed: 1}, func(o *Options) {
+		o.StatusesConfirmed = conf.has
+		o.MaxAttempts = 2
+	})
+	ctx := context.Background()
+	id := firstWith(t, env.sim, provetsim.StatusRequested)
+	env.sim.SetFaults(provetsim.Faults{Outage: true})
+	if _, err := env.client.AdvanceStatus(ctx, id, StatusInProgress); !errors.Is(err, ErrOffline) && !errors.Is(err, ErrServer) {
+		t.Fatalf("during the outage: %v", err)
+	}
+	env.sim.SetFaults(provetsim.Faults{})
+	for _, s := range []Status{StatusCompleted, StatusInProgress} { // the wrong order
+		if _, err := env.client.AdvanceStatus(ctx, id, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sentStatuses(env.sim); len(got) != 1 || got[0] != provetsim.StatusCompleted {
+		t.Fatalf("PATCHed %v, want only [completed]", got)
+	}
+	for _, it := range env.sim.Items() {
+		if int64(it.WorklistID) == id && it.Status != provetsim.StatusCompleted {
+			t.Fatalf("Provet holds state %d", it.Status)
+		}
+	}
+}
