@@ -123,7 +123,7 @@ func FuzzQuirks(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var q Quirks
-		if json.Unmarshal(body, &q) != nil || q.validate() != nil {
+		if json.Unmarshal(body, &q) != nil || q.Validate() != nil {
 			return
 		}
 		for st := StatusRequested; st <= StatusCancelled; st++ {

@@ -107,7 +107,9 @@ var quirkResources = []string{"diagnosticimaging_worklist", "diagnosticimaging_r
 
 var quirkFilters = []string{"modified__gte", "id__gt", "status__in", "status"}
 
-func (q Quirks) validate() error {
+// Validate says what is wrong with a set of quirks, for a command line or
+// script that takes them as JSON.
+func (q Quirks) Validate() error {
 	var errs []error
 	if err := q.StatusCodes.validate(); err != nil {
 		errs = append(errs, err)
@@ -142,7 +144,7 @@ func (q Quirks) clone() Quirks {
 
 // SetQuirks replaces the tenant's quirks; an invalid set changes nothing.
 func (s *Server) SetQuirks(q Quirks) error {
-	if err := q.validate(); err != nil {
+	if err := q.Validate(); err != nil {
 		return err
 	}
 	s.mu.Lock()

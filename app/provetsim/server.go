@@ -148,7 +148,7 @@ func New(o Options) *Server {
 	}
 	q := o.Quirks.clone()
 	q.IgnoreExpose = q.IgnoreExpose || o.IgnoreExpose
-	if err := q.validate(); err != nil {
+	if err := q.Validate(); err != nil {
 		s.log.Error("simulator quirks dropped", "err", err)
 		q = Quirks{}
 	}
