@@ -166,7 +166,7 @@ func (a *App) wire() {
 // effective is the configuration a run uses: stored plus this run's
 // overrides, on a copy so the overrides never reach the saved file.
 func effective(stored Config, override func(*Config)) Config {
-	c := stored.clone()
+	c := stored.Clone()
 	if override != nil {
 		override(&c)
 	}
@@ -246,7 +246,7 @@ func (a *App) setStatus(fn func(*Status)) {
 func (a *App) Config() Config {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.stored.clone()
+	return a.stored.Clone()
 }
 
 // Effective is the configuration this run uses: the saved one with the
@@ -254,7 +254,7 @@ func (a *App) Config() Config {
 func (a *App) Effective() Config {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.cfg.clone()
+	return a.cfg.Clone()
 }
 
 // NeedsSetup reports a first run: Provet is not configured yet.
@@ -281,9 +281,9 @@ func (a *App) SaveConfig(ctx context.Context, cfg Config) error {
 	}
 	a.mu.Lock()
 	old := a.cfg
-	a.stored = cfg.clone()
+	a.stored = cfg.Clone()
 	a.cfg = effective(cfg, a.override)
-	now := a.cfg.clone()
+	now := a.cfg.Clone()
 	a.mu.Unlock()
 	if err := a.applyMapping(now); err != nil {
 		return err

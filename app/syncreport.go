@@ -28,18 +28,6 @@ func (a *App) syncSettings() provetsync.Settings {
 	}
 }
 
-// ItemMapping is how orders of the configured installation become worklist
-// items (and which identifiers they get).
-func (cfg Config) ItemMapping() provetsync.Mapping {
-	tenant, err := provet.ResolveTenant(cfg.Provet.Region, cfg.Provet.BaseURL, cfg.Provet.ProvetID)
-	id := cfg.Provet.ProvetID
-	t := cfg.Provet.Region + "/" + id
-	if err == nil {
-		t, id = tenant.APIBase, tenant.ProvetID
-	}
-	return provetsync.Mapping{Tenant: t, ProvetID: id, Modalities: cfg.ModalityMap, PatientName: cfg.PatientName, Location: time.Local}
-}
-
 // syncReport turns the sync engine's rounds into the status line and
 // notifications.
 type syncReport struct{ a *App }

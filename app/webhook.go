@@ -22,7 +22,7 @@ func (a *App) runWebhook(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	listen := wh.address()
+	listen := wh.Address()
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("webhook receiver cannot listen on %s: %w", listen, err)
