@@ -180,12 +180,48 @@ func (f *boltFile) readPage(id, hwm uint64) (page, error) {
 type elem struct {
 	flags uint32
 	child uint64
+	pos   uint64 // where the key starts, from the element's own offset
 	key   []byte
 	value []byte
 }
 
-// element decodes element i of a branch or leaf page laid out in b (a whole
-// page, or an inline bucket's page inside a value).
+// elements walks the elements of a branch or leaf page laid out in b (a
+// whole page, or an inline bucket's page inside a value). bbolt writes the
+// element array and then each key and value in element order, so keys and
+// values that overlap the array or each other are damage; holding to that
+// also bounds what a damaged page can make a salvage copy to the page's
+// size. A bad element is reported to bad and skipped; a page whose element
+// array does not fit is an error.
+func elements(b []byte, count int, branch bool, fn func(i int, e elem) error, bad func(i int, err error) error) error {
+	data := pageHeaderSize + count*pageElemSize
+	if data > len(b) {
+		return fmt.Errorf("%d elements overrun the page", count)
+	}
+	next := uint64(data)
+	for i := range count {
+		e, err := element(b, branch, i)
+		if err == nil {
+			start := uint64(pageHeaderSize+i*pageElemSize) + e.pos
+			if start < next {
+				err = fmt.Errorf("element %d overlaps another", i)
+			} else {
+				next = start + uint64(len(e.key)+len(e.value))
+			}
+		}
+		if err != nil {
+			if err := bad(i, err); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := fn(i, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// element decodes element i of a branch or leaf page laid out in b.
 func element(b []byte, branch bool, i int) (elem, error) {
 	off := pageHeaderSize + i*pageElemSize
 	if off+pageElemSize > len(b) {
@@ -200,6 +236,7 @@ func element(b []byte, branch bool, i int) (elem, error) {
 		out.flags = ne.Uint32(e[0:])
 		pos, ksize, vsize = uint64(ne.Uint32(e[4:])), uint64(ne.Uint32(e[8:])), uint64(ne.Uint32(e[12:]))
 	}
+	out.pos = pos
 	start := uint64(off) + pos
 	if ksize == 0 {
 		return elem{}, fmt.Errorf("element %d has an empty key", i)
@@ -279,11 +316,14 @@ func (c *checker) tree(id uint64, lo, hi []byte, depth int, root bool) error {
 		if p.count == 0 {
 			return fmt.Errorf("page %d: branch page without children", id)
 		}
-		for i := range p.count {
-			e, err := element(p.b, true, i)
-			if err != nil {
-				return fmt.Errorf("page %d: %w", id, err)
-			}
+		var elems []elem
+		if err := elements(p.b, p.count, true, func(_ int, e elem) error {
+			elems = append(elems, e)
+			return nil
+		}, strict); err != nil {
+			return fmt.Errorf("page %d: %w", id, err)
+		}
+		for i, e := range elems {
 			if err := ordered(lo, hi, e.key); err != nil {
 				return fmt.Errorf("page %d element %d: %w", id, i, err)
 			}
@@ -291,12 +331,8 @@ func (c *checker) tree(id uint64, lo, hi []byte, depth int, root bool) error {
 				return fmt.Errorf("page %d element %d: child is a meta page", id, i)
 			}
 			next := hi
-			if i+1 < p.count {
-				n, err := element(p.b, true, i+1)
-				if err != nil {
-					return fmt.Errorf("page %d: %w", id, err)
-				}
-				next = n.key
+			if i+1 < len(elems) {
+				next = elems[i+1].key
 			}
 			if err := c.tree(e.child, e.key, next, depth+1, root); err != nil {
 				return err
@@ -326,27 +362,30 @@ func ordered(lo, hi, k []byte) error {
 // bucket's embedded page) and descends into the buckets it holds.
 func (c *checker) leaf(b []byte, id uint64, count int, lo, hi []byte, depth int, root bool) error {
 	var prev []byte
-	for i := range count {
-		e, err := element(b, false, i)
-		if err != nil {
-			return fmt.Errorf("page %d: %w", id, err)
-		}
+	err := elements(b, count, false, func(i int, e elem) error {
 		if err := ordered(lo, hi, e.key); err != nil || (prev != nil && bytes.Compare(prev, e.key) >= 0) {
-			return fmt.Errorf("page %d element %d: key out of order", id, i)
+			return fmt.Errorf("element %d: key out of order", i)
 		}
 		prev = e.key
 		if e.flags&leafIsBucket == 0 {
 			if root {
-				return fmt.Errorf("page %d element %d: a value where a bucket belongs", id, i)
+				return fmt.Errorf("element %d: a value where a bucket belongs", i)
 			}
-			continue
+			return nil
 		}
 		if err := c.bucket(e.value, depth+1); err != nil {
 			return fmt.Errorf("bucket %q: %w", e.key, err)
 		}
+		return nil
+	}, strict)
+	if err != nil {
+		return fmt.Errorf("page %d: %w", id, err)
 	}
 	return nil
 }
+
+// strict makes any bad element fail the check.
+func strict(_ int, err error) error { return err }
 
 // bucket checks a bucket header and the bucket's tree, inline or on pages.
 func (c *checker) bucket(v []byte, depth int) error {
@@ -369,14 +408,14 @@ func (c *checker) bucket(v []byte, depth int) error {
 	}
 	count := int(ne.Uint16(in[10:]))
 	// bbolt never writes a bucket inside an inline bucket.
-	for i := range count {
-		e, err := element(in, false, i)
-		if err != nil {
-			return fmt.Errorf("inline bucket: %w", err)
-		}
+	err := elements(in, count, false, func(_ int, e elem) error {
 		if e.flags&leafIsBucket != 0 {
 			return errors.New("inline bucket holds a bucket")
 		}
+		return nil
+	}, strict)
+	if err != nil {
+		return err
 	}
 	return c.leaf(in, 0, count, nil, nil, depth, false)
 }

@@ -70,16 +70,9 @@ func (w *salvager) walk(id uint64, depth int, fn func(elem)) bool {
 	}
 	switch p.flags {
 	case flagBranch:
-		for i := range p.count {
-			e, err := element(p.b, true, i)
-			if err != nil {
-				w.lost++
-				continue
-			}
-			w.walk(e.child, depth+1, fn)
-		}
+		w.elements(p.b, p.count, true, func(e elem) { w.walk(e.child, depth+1, fn) })
 	case flagLeaf:
-		w.leaf(p.b, p.count, fn)
+		w.elements(p.b, p.count, false, fn)
 	default:
 		w.lost++
 		return false
@@ -87,14 +80,17 @@ func (w *salvager) walk(id uint64, depth int, fn func(elem)) bool {
 	return true
 }
 
-func (w *salvager) leaf(b []byte, count int, fn func(elem)) {
-	for i := range count {
-		e, err := element(b, false, i)
-		if err != nil {
-			w.lost++
-			continue
-		}
+// elements calls fn for each readable element, counting the others lost.
+func (w *salvager) elements(b []byte, count int, branch bool, fn func(elem)) {
+	err := elements(b, count, branch, func(_ int, e elem) error {
 		fn(e)
+		return nil
+	}, func(int, error) error {
+		w.lost++
+		return nil
+	})
+	if err != nil {
+		w.lost++
 	}
 }
 
@@ -126,7 +122,7 @@ func (w *salvager) readBucket(v []byte, sb *salvagedBucket) {
 		w.lost++
 		return
 	}
-	w.leaf(in, int(ne.Uint16(in[10:])), collect)
+	w.elements(in, int(ne.Uint16(in[10:])), false, collect)
 }
 
 // salvageResult is a salvage sorted into what goes into the new database
