@@ -493,3 +493,34 @@ func TestRebuildRefIndex(t *testing.T) {
 	eq(t, "r2", byRef(t, s, "r2"), []string{"a"})
 	eq(t, "stale", byRef(t, s, "stale"), nil)
 }
+
+// TestOpenSoundFileUntouched: checking a sound file writes nothing to it.
+func TestOpenSoundFileUntouched(t *testing.T) {
+	dir := t.TempDir()
+	populate(t, dir)
+	before := readDB(t, dir)
+	s := openAt(t, dir)
+	if r := s.Recovery(); r != nil {
+		t.Fatalf("a sound file was recovered: %+v", r)
+	}
+	mustNil(t, s.Close())
+	if !bytes.Equal(before, readDB(t, dir)) {
+		t.Fatal("opening and closing a sound file changed it")
+	}
+}
+
+func TestRecoveryMessage(t *testing.T) {
+	for _, c := range []struct {
+		r    Recovery
+		want string
+	}{
+		{Recovery{MovedTo: "/d/x", OutboxKept: 3}, "The worklist database was damaged; it was moved to /d/x and the worklist will be rebuilt from Provet. 3 of 3 waiting status updates were kept."},
+		{Recovery{MovedTo: "/d/x", OutboxKept: 1, OutboxLost: 2}, "1 of 3 waiting status updates were kept; check the others in Provet."},
+		{Recovery{MovedTo: "/d/x", OutboxKept: 2, OutboxUncertain: true}, "2 waiting status updates were kept; part of the file could not be read, so others may have been lost"},
+		{Recovery{MovedTo: "/d/x", Empty: true}, "The worklist database was empty or unreadable; it was moved to /d/x"},
+	} {
+		if got := c.r.Message(); !strings.Contains(got, c.want) {
+			t.Errorf("Message() = %q, want it to contain %q", got, c.want)
+		}
+	}
+}

@@ -129,7 +129,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustNil(t, s.PutItem(Item{Key: "k1", Date: "20260105", Modality: "DX", Data: []byte("one")}))
+	mustNil(t, s.PutItem(Item{Key: "k1", Date: "20260105", Modality: "DX", Refs: []string{"sps\x00S1", "acc\x00A1"}, Data: []byte("one")}))
 	id, _, err := s.Enqueue(Entry{DedupKey: "d1", Payload: []byte("p")})
 	mustNil(t, err)
 	mustNil(t, s.PutStepAndEnqueue("1.2.3", []byte("step"), nil))
@@ -142,8 +142,13 @@ func TestReopenKeepsData(t *testing.T) {
 
 	s = openT(t, dir)
 	it, ok, err := s.GetItem("k1")
-	if err != nil || !ok || string(it.Data) != "one" || it.Date != "20260105" || it.Modality != "DX" {
+	if err != nil || !ok || string(it.Data) != "one" || it.Date != "20260105" || it.Modality != "DX" ||
+		!slices.Equal(it.Refs, []string{"sps\x00S1", "acc\x00A1"}) {
 		t.Fatalf("item after reopen: %+v %v %v", it, ok, err)
+	}
+	eq(t, "by accession after reopen", byRef(t, s, "acc\x00A1"), []string{"k1"})
+	if s.Recovery() != nil {
+		t.Fatalf("a sound file reported a recovery: %+v", s.Recovery())
 	}
 	pend, err := s.PendingOutbox()
 	if err != nil || len(pend) != 1 || pend[0].ID != id || string(pend[0].Payload) != "p" {
@@ -300,6 +305,9 @@ func TestItemValidation(t *testing.T) {
 		{Key: "k", Date: "2026010a"},
 		{Key: "k", Modality: "D\x00X"},
 		{Key: "k", Modality: strings.Repeat("M", maxModality+1)},
+		{Key: "k", Refs: []string{""}},
+		{Key: "k", Refs: []string{strings.Repeat("r", maxRef+1)}},
+		{Key: "k", Refs: make([]string, maxRefs+1)},
 	} {
 		if err := s.PutItem(it); !errors.Is(err, ErrInvalid) {
 			t.Errorf("PutItem(%.20q, date %q, modality %.10q) = %v, want ErrInvalid", it.Key, it.Date, it.Modality, err)
