@@ -524,3 +524,48 @@ func TestRecoveryMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenDamagedConcurrently: VetBridges starting together on a damaged
+// file recover it once; the others are told another one is running.
+func TestOpenDamagedConcurrently(t *testing.T) {
+	dir := t.TempDir()
+	populate(t, dir)
+	b := readDB(t, dir)
+	writeDB(t, dir, b[:len(b)/2])
+	const n = 3
+	type result struct {
+		s   *Store
+		err error
+	}
+	results := make(chan result, n)
+	for range n {
+		go func() {
+			s, err := Open(dir, Options{Timeout: 500 * time.Millisecond, Now: func() time.Time { return fixedNow }})
+			results <- result{s, err}
+		}()
+	}
+	opened := 0
+	for range n {
+		r := <-results
+		switch {
+		case r.err == nil:
+			opened++
+			if r.s.Recovery() == nil {
+				t.Error("the store that opened has no recovery notice")
+			}
+			defer r.s.Close()
+		case !errors.Is(r.err, ErrAlreadyRunning):
+			t.Errorf("Open: %v, want ErrAlreadyRunning for all but one", r.err)
+		}
+	}
+	if opened != 1 {
+		t.Fatalf("%d Opens succeeded, want 1", opened)
+	}
+	var names []string
+	entries, err := os.ReadDir(dir)
+	mustNil(t, err)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	eq(t, "data directory", names, []string{FileName, damagedName})
+}

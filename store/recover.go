@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -202,8 +203,15 @@ func rebuild(path string, f *os.File, bf *boltFile, reason string, opts Options)
 		unlockClose(f)
 		return fmt.Errorf("the database %s is damaged (%s) and a repaired copy could not be written (free some disk space, or move the file aside to start empty): %w", path, reason, err)
 	}
-	// Windows renames no file that is open, so the lock goes first.
-	unlockClose(f)
+	// Windows renames no file that is open, so there the lock goes first
+	// and a VetBridge starting at that moment makes the rename fail. Other
+	// systems keep the lock until the new file is in place: a VetBridge
+	// waiting for it then finds the path naming another file and starts over.
+	if runtime.GOOS == "windows" {
+		unlockClose(f)
+	} else {
+		defer unlockClose(f)
+	}
 	if err := os.Rename(path, aside); err != nil {
 		return fmt.Errorf("the database %s is damaged (%s) and could not be moved aside (close any program that has it open, or move it aside yourself): %w", path, reason, err)
 	}
