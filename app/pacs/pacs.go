@@ -30,20 +30,20 @@ type Study struct {
 	Instances   int      // Number of Study Related Instances
 }
 
-// Start is the study's date and time in loc; ok is false without a valid
-// date. A missing or malformed time counts as midnight.
+// Start is the study's date and time in loc (nil: local time); ok is false
+// without a valid date. A missing or malformed time counts as midnight.
 func (s Study) Start(loc *time.Location) (t time.Time, ok bool) {
+	if loc == nil {
+		loc = time.Local
+	}
 	d, err := time.ParseInLocation("20060102", s.Date, loc)
 	if err != nil {
 		return time.Time{}, false
 	}
-	tm := s.Time
-	if i := strings.IndexByte(tm, '.'); i >= 0 {
-		tm = tm[:i]
-	}
+	tm, _, _ := strings.Cut(s.Time, ".")
 	for _, layout := range []string{"150405", "1504", "15"} {
-		if c, err := time.ParseInLocation(layout, tm, loc); err == nil {
-			return d.Add(time.Duration(c.Hour())*time.Hour + time.Duration(c.Minute())*time.Minute + time.Duration(c.Second())*time.Second), true
+		if c, err := time.Parse(layout, tm); err == nil {
+			return time.Date(d.Year(), d.Month(), d.Day(), c.Hour(), c.Minute(), c.Second(), 0, loc), true
 		}
 	}
 	return d, true
