@@ -93,7 +93,7 @@ func TestQIDOErrorsSayWhatToFix(t *testing.T) {
 		want string
 	}{
 		"not found": {func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }, "check qido_url"},
-		"auth": {func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnauthorized) }, "credentials"},
+		"auth":      {func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnauthorized) }, "credentials"},
 		"html": {func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			w.Write([]byte("<html>"))
