@@ -163,19 +163,21 @@ func inspect(path, dir string, opts Options) error {
 	return rebuild(path, f, bf, err.Error(), opts)
 }
 
-// rebuildLocked is rebuild for damage found after bbolt opened the file.
-func rebuildLocked(path, dir, reason string, opts Options) error {
+// rebuildLocked is rebuild for damage that bbolt or the record checks found
+// in the file judged was, after the walk passed it.
+func rebuildLocked(path, dir string, judged os.FileInfo, reason string, opts Options) error {
 	f, err := lockExisting(path, dir, opts.Timeout)
-	if err != nil {
+	if err != nil || f == nil {
 		return err
-	}
-	if f == nil {
-		return nil // another VetBridge recovered it meanwhile
 	}
 	info, err := f.Stat()
 	if err != nil {
 		unlockClose(f)
 		return fmt.Errorf("read database %s: %w", path, err)
+	}
+	if judged == nil || !os.SameFile(info, judged) {
+		unlockClose(f)
+		return nil // another VetBridge rebuilt it meanwhile
 	}
 	bf, _ := readBoltFile(f, info.Size())
 	return rebuild(path, f, bf, reason, opts)

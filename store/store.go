@@ -142,11 +142,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := inspect(path, dir, opts); err != nil {
 		return nil, err
 	}
+	judged, _ := os.Stat(path)
 	s, err := openVerified(path, dir, opts)
 	var d errDamage
 	if errors.As(err, &d) {
 		// bbolt or the record checks found what the file walk did not.
-		if err := rebuildLocked(path, dir, d.reason, opts); err != nil {
+		if err := rebuildLocked(path, dir, judged, d.reason, opts); err != nil {
 			return nil, err
 		}
 		s, err = openVerified(path, dir, opts)
