@@ -84,17 +84,6 @@ type ReferralFilter struct {
 	Search   string // pet, owner, patient id or accession, case- and accent-insensitive
 }
 
-// Device is a modality that has queried the worklist.
-type Device struct {
-	CallingAE string
-	Addr      string
-	LastQuery time.Time
-	LastKeys  []string // the matching keys of its last query, e.g. "Modality=DX"
-	Returned  int      // items in its last answer
-	Charset   string   // character set its answers are sent in
-	Known     bool     // has a profile of its own (not only the default)
-}
-
 // Explanation says whether a device sees a referral and, if not, why, in words
 // a technician understands.
 type Explanation struct {

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/vetbridge/vetbridge/app/devices"
 	"github.com/vetbridge/vetbridge/app/platform"
 	"github.com/vetbridge/vetbridge/app/provet"
 	"github.com/vetbridge/vetbridge/app/provetsync"
@@ -62,6 +63,7 @@ type App struct {
 	wl       *worklist.Service
 	sync     *provetsync.Engine
 	out      *writeback.Writer
+	devices  *devices.Registry
 	hub      hub
 
 	dicomReload chan struct{}
@@ -82,6 +84,7 @@ type App struct {
 	mapping       *provet.Mapping
 	seen          map[string]bool // keys the technician has already been shown
 	dicomAddr     string
+	dicomPort     int    // the port the worklist server listens on; 0 when it does not
 	notice        string // see Announce
 	stop          context.CancelFunc
 	done          chan struct{}
@@ -137,6 +140,7 @@ func Open(opts Options) (*App, error) {
 	if err := a.applyMapping(a.cfg); err != nil {
 		a.log.Warn("Provet mapping overrides ignored", "err", err)
 	}
+	a.devices = devices.Open(st, a.log)
 	a.wire()
 	return a, nil
 }
@@ -197,6 +201,7 @@ func (a *App) Run(ctx context.Context) error {
 		service{"outbox", a.out.Run},
 		service{"webhook", a.runWebhook},
 		service{"retention", a.runRetention},
+		service{"devices", a.devices.Run},
 	)
 	return nil
 }
@@ -255,12 +260,6 @@ func (a *App) Effective() Config {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.cfg.Clone()
-}
-
-// NeedsSetup reports a first run: Provet is not configured yet.
-func (a *App) NeedsSetup() bool {
-	c := a.Effective()
-	return c.Provet.ClientID == "" || (c.Provet.ProvetID == "" && c.Provet.Region != "custom")
 }
 
 // SaveConfig validates cfg, writes it and applies it (with this run's

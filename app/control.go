@@ -44,6 +44,9 @@ type Control interface {
 	SignOut(ctx context.Context) error
 	// Doctor checks the Provet connection and writes its report to w.
 	Doctor(ctx context.Context, w io.Writer) error
+	Devices(ctx context.Context) ([]Device, error)
+	AllowDevice(ctx context.Context, callingAE string, addrs []string) error
+	RemoveDevice(ctx context.Context, callingAE string) error
 	Close() error
 }
 
@@ -133,7 +136,7 @@ func (d direct) ExportWL(ctx context.Context, dir string) (int, error) { return 
 func (d direct) ImportWL(ctx context.Context, dir string) (int, int, error) { return d.a.ImportWL(dir) }
 
 func (d direct) SignIn(ctx context.Context, showURL func(string)) (string, error) {
-	return d.a.signInShowing(ctx, showURL)
+	return d.a.signIn(ctx, func(u string, _ time.Time) { showURL(u) })
 }
 
 func (d direct) SignOut(ctx context.Context) error {
@@ -142,6 +145,16 @@ func (d direct) SignOut(ctx context.Context) error {
 }
 
 func (d direct) Doctor(ctx context.Context, w io.Writer) error { return d.a.Doctor(ctx, w) }
+
+func (d direct) Devices(ctx context.Context) ([]Device, error) { return d.a.Devices(), nil }
+
+func (d direct) AllowDevice(ctx context.Context, callingAE string, addrs []string) error {
+	return d.a.AllowDevice(ctx, callingAE, addrs)
+}
+
+func (d direct) RemoveDevice(ctx context.Context, callingAE string) error {
+	return d.a.RemoveDevice(ctx, callingAE)
+}
 
 // ErrNotRunning is returned for what only a running instance can do.
 var ErrNotRunning = localapi.ErrNotRunning
@@ -180,7 +193,7 @@ func (a *App) Doctor(ctx context.Context, w io.Writer) error {
 	a.restoreSession(ctx)
 	if a.provetClient() == nil {
 		fmt.Fprintln(w, "No stored Provet sign-in; signing in first.")
-		if _, err := a.signInShowing(ctx, func(u string) {
+		if _, err := a.signIn(ctx, func(u string, _ time.Time) {
 			fmt.Fprintf(w, "Open this address in a browser to sign in to Provet:\n%s\n", u)
 		}); err != nil {
 			return err

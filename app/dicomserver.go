@@ -11,48 +11,96 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vetbridge/vetbridge/app/devices"
 	"github.com/vetbridge/vetbridge/dicom/scp"
 	"github.com/vetbridge/vetbridge/dicom/worklist"
 )
 
-// runDICOM serves the worklist until ctx ends, restarting the listener when
-// the DICOM settings change.
+// Device is a modality as the Modalities view shows it.
+type Device = devices.Device
+
+// dicomServer is one listening worklist server.
+type dicomServer struct {
+	addr   string
+	cancel context.CancelFunc
+	errc   chan error
+}
+
+func (s *dicomServer) stop() {
+	s.cancel()
+	<-s.errc
+}
+
+// runDICOM serves the worklist until ctx ends. Nothing listens on the LAN
+// before first run is done. When the DICOM settings change, a server on a
+// new address starts before the old one stops, so a port already in use
+// leaves the working server in place.
 func (a *App) runDICOM(ctx context.Context) error {
-	for {
-		cfg := a.Effective().DICOM
-		srvCtx, cancel := context.WithCancel(ctx)
-		errc := make(chan error, 1)
-		addr := net.JoinHostPort(cfg.Listen, strconv.Itoa(cfg.Port))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			cancel()
-			a.setStatus(func(s *Status) {
-				s.State = StateError
-				s.Message = fmt.Sprintf("The DICOM server cannot listen on port %d (is another worklist server running?): %v", cfg.Port, err)
-			})
-			return fmt.Errorf("listen on %s for DICOM: %w", addr, err)
-		}
-		a.mu.Lock()
-		a.dicomAddr = fmt.Sprintf("%s@%s", cfg.AETitle, dicomHostPort(ln.Addr()))
-		a.mu.Unlock()
-		a.log.Info("DICOM worklist server listening", "ae", cfg.AETitle, "addr", ln.Addr().String())
-		a.hub.publish(Event{Kind: EventStatus})
-		srv := scp.New(a.scpConfig(cfg))
-		go func() { errc <- srv.Serve(srvCtx, ln) }()
+	for !a.Effective().SetupDone {
 		select {
 		case <-ctx.Done():
-			cancel()
-			<-errc
 			return nil
 		case <-a.dicomReload:
-			a.log.Info("DICOM settings changed; restarting the server")
-			cancel()
-			<-errc
-		case err := <-errc:
-			cancel()
-			return fmt.Errorf("DICOM server: %w", err)
 		}
 	}
+	cur, err := a.startDICOM(ctx, a.Effective().DICOM)
+	if err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			cur.stop()
+			return nil
+		case err := <-cur.errc:
+			return fmt.Errorf("DICOM server: %w", err)
+		case <-a.dicomReload:
+			cfg := a.Effective().DICOM
+			a.log.Info("DICOM settings changed; restarting the server")
+			if listenAddr(cfg) == cur.addr {
+				cur.stop()
+				if cur, err = a.startDICOM(ctx, cfg); err != nil {
+					return err
+				}
+				continue
+			}
+			next, err := a.startDICOM(ctx, cfg)
+			if err != nil {
+				continue // the status line says why; the old server stays
+			}
+			cur.stop()
+			cur = next
+		}
+	}
+}
+
+func listenAddr(cfg DICOMConfig) string {
+	return net.JoinHostPort(cfg.Listen, strconv.Itoa(cfg.Port))
+}
+
+func (a *App) startDICOM(ctx context.Context, cfg DICOMConfig) (*dicomServer, error) {
+	addr := listenAddr(cfg)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		werr := portError(cfg.Port, err)
+		a.setStatus(func(s *Status) {
+			s.State = StateError
+			s.Message = "The worklist server cannot start: " + werr.Error() + "."
+		})
+		return nil, werr
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	a.mu.Lock()
+	a.dicomAddr = fmt.Sprintf("%s@%s", cfg.AETitle, dicomHostPort(ln.Addr()))
+	a.dicomPort = port
+	a.mu.Unlock()
+	a.log.Info("DICOM worklist server listening", "ae", cfg.AETitle, "addr", ln.Addr().String())
+	a.hub.publish(Event{Kind: EventStatus})
+	srvCtx, cancel := context.WithCancel(ctx)
+	s := &dicomServer{addr: addr, cancel: cancel, errc: make(chan error, 1)}
+	srv := scp.New(a.scpConfig(cfg))
+	go func() { s.errc <- srv.Serve(srvCtx, ln) }()
+	return s, nil
 }
 
 // dicomHostPort is the address to configure on modalities: the listener's
@@ -60,87 +108,42 @@ func (a *App) runDICOM(ctx context.Context) error {
 func dicomHostPort(addr net.Addr) string {
 	host, port, _ := net.SplitHostPort(addr.String())
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = lanAddress()
+		host = "localhost"
+		if lan := lanAddresses(); len(lan) > 0 {
+			host = lan[0]
+		}
 	}
 	return net.JoinHostPort(host, port)
 }
 
-// lanAddress guesses the address modalities reach this workstation on: the
-// first private IPv4 address of an interface that is up.
-func lanAddress() string {
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		return "localhost"
-	}
-	for _, ifc := range ifaces {
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
-			continue
-		}
-		addrs, _ := ifc.Addrs()
-		for _, ad := range addrs {
-			if ipn, ok := ad.(*net.IPNet); ok && ipn.IP.To4() != nil && ipn.IP.IsPrivate() {
-				return ipn.IP.String()
-			}
-		}
-	}
-	return "localhost"
-}
-
 func (a *App) scpConfig(cfg DICOMConfig) scp.Config {
 	return scp.Config{
-		AETitle:          cfg.AETitle,
-		StrictCalledAE:   cfg.StrictCalledAE,
-		MaxAssociations:  cfg.MaxAssociations,
-		AllowAssociation: a.allowAssociation,
+		AETitle:         cfg.AETitle,
+		StrictCalledAE:  cfg.StrictCalledAE,
+		MaxAssociations: cfg.MaxAssociations,
+		// The policy answers from the configuration in memory: it runs for
+		// every association request, strangers' included.
+		Admit: func(callingAE, _ string, ip netip.Addr) scp.Admission {
+			return devices.Admit(a.Effective().DICOM, callingAE, ip)
+		},
+		OnRefused: func(r scp.Refusal) {
+			a.devices.Refused(r)
+			a.hub.publish(Event{Kind: EventDevices})
+		},
 		Find: func(ctx context.Context, req scp.FindRequest, send func([]byte) error) uint16 {
 			return a.wl.Find(ctx, worklist.Request{
 				CallingAE: req.Peer.CallingAE, CalledAE: req.Peer.CalledAE, Addr: req.Peer.Addr,
 				BigEndian: req.Syntax.BigEndian, Implicit: req.Syntax.Implicit, Identifier: req.Identifier,
 			}, send)
 		},
-		MPPS: a.out,
-		OnAssociation: func(ev scp.AssociationEvent) {
-			if ev.Kind == scp.Rejected {
-				a.log.Warn("association rejected", "calling_ae", ev.Peer.CallingAE, "called_ae", ev.Peer.CalledAE,
-					"addr", ev.Peer.Addr, "reason", ev.Reason)
-			}
-		},
+		MPPS:   a.out,
 		Logger: a.log,
 	}
 }
 
-// allowAssociation applies the allow-lists: with OnlyKnownDevices only
-// calling AE titles that have a profile may connect, and a device whose
-// profile names addresses may only connect from them.
-func (a *App) allowAssociation(callingAE, calledAE string, ip netip.Addr) error {
-	p, ok := a.deviceProfile(callingAE)
-	if !ok && a.Effective().DICOM.OnlyKnownDevices {
-		return fmt.Errorf("calling AE %q has no device profile and only known devices may connect; add it in Settings", callingAE)
-	}
-	if !ok || len(p.AllowedAddrs) == 0 {
-		return nil
-	}
-	for _, s := range p.AllowedAddrs {
-		if allowed, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil && allowed.Unmap() == ip.Unmap() {
-			return nil
-		}
-	}
-	return fmt.Errorf("calling AE %q is only allowed from %s, not %s", callingAE, strings.Join(p.AllowedAddrs, ", "), ip)
-}
-
-func (a *App) deviceProfile(callingAE string) (DeviceProfile, bool) {
-	cfg := a.Effective().DICOM
-	for _, p := range cfg.Profiles {
-		if strings.EqualFold(strings.TrimSpace(p.CallingAE), strings.TrimSpace(callingAE)) {
-			return p, true
-		}
-	}
-	return cfg.Default, false
-}
-
 // profileFor turns the configured device profile into the worklist's.
 func (a *App) profileFor(callingAE string) worklist.Profile {
-	p, _ := a.deviceProfile(callingAE)
+	p, _ := devices.Profile(a.Effective().DICOM, callingAE)
 	return toWorklistProfile(p)
 }
 
@@ -161,55 +164,50 @@ func toWorklistProfile(p DeviceProfile) worklist.Profile {
 	}
 }
 
-// deviceRecord is what the Modalities view shows about one device.
-type deviceRecord struct {
-	CallingAE string    `json:"calling_ae"`
-	Addr      string    `json:"addr"`
-	LastQuery time.Time `json:"last_query"`
-	Keys      []string  `json:"keys"`
-	Returned  int       `json:"returned"`
-	Charset   string    `json:"charset"`
-	Status    uint16    `json:"status"`
-}
-
-// recordQuery keeps every query in the bounded query log and remembers the
-// device, so "why doesn't my modality see it?" can be answered later.
+// recordQuery remembers the device and its query; the log line is Debug
+// because a modality polls all day and a flood must not fill the disk.
 func (a *App) recordQuery(q worklist.QueryRecord) {
-	b, err := json.Marshal(q)
-	if err == nil {
-		if err := a.store.AppendQuery(b); err != nil {
-			a.log.Warn("query log", "err", err)
-		}
-	}
-	d := deviceRecord{CallingAE: q.CallingAE, Addr: q.Addr, LastQuery: q.Time, Keys: q.Keys,
-		Returned: q.Matches, Charset: q.Charset, Status: q.Status}
-	if b, err := json.Marshal(d); err == nil {
-		if err := a.store.PutDevice(q.CallingAE, b); err != nil {
-			a.log.Warn("devices seen", "err", err)
-		}
-	}
-	// Debug, not Info: a modality polls all day, and a flood of queries
-	// must not fill the disk with log lines.
+	a.devices.Queried(q)
 	a.log.Debug("worklist query", "calling_ae", q.CallingAE, "addr", q.Addr, "matches", q.Matches,
 		"status", fmt.Sprintf("0x%04X", q.Status), "took", q.Duration.Round(time.Microsecond))
 	a.hub.publish(Event{Kind: EventDevices})
 }
 
-// Devices lists every device that has queried the worklist, most recent first.
-func (a *App) Devices() []Device {
-	var out []Device
-	_ = a.store.Devices(func(ae string, data []byte) error {
-		var d deviceRecord
-		if json.Unmarshal(data, &d) != nil {
-			return nil
-		}
-		_, known := a.deviceProfile(ae)
-		out = append(out, Device{CallingAE: d.CallingAE, Addr: d.Addr, LastQuery: d.LastQuery,
-			LastKeys: d.Keys, Returned: d.Returned, Charset: d.Charset, Known: known})
-		return nil
-	})
-	slices.SortFunc(out, func(x, y Device) int { return y.LastQuery.Compare(x.LastQuery) })
-	return out
+// Devices lists the registered devices, those that queried and those
+// refused; refused strangers first.
+func (a *App) Devices() []Device { return a.devices.List(a.Effective().DICOM) }
+
+// AllowDevice registers a calling AE title, from the given addresses or
+// any; it may query at once.
+func (a *App) AllowDevice(ctx context.Context, callingAE string, addrs []string) error {
+	cfg := a.Config()
+	d, err := devices.Allow(cfg.DICOM, callingAE, addrs)
+	if err != nil {
+		return err
+	}
+	cfg.DICOM = d
+	if err := a.SaveConfig(ctx, cfg); err != nil {
+		return err
+	}
+	a.devices.Forget(callingAE)
+	a.log.Info("device allowed", "calling_ae", callingAE, "addrs", strings.Join(addrs, ","))
+	a.hub.publish(Event{Kind: EventDevices})
+	return nil
+}
+
+// RemoveDevice unregisters a calling AE title.
+func (a *App) RemoveDevice(ctx context.Context, callingAE string) error {
+	cfg := a.Config()
+	d, err := devices.Remove(cfg.DICOM, callingAE)
+	if err != nil {
+		return err
+	}
+	cfg.DICOM = d
+	if err := a.SaveConfig(ctx, cfg); err != nil {
+		return err
+	}
+	a.hub.publish(Event{Kind: EventDevices})
+	return nil
 }
 
 // Explain says whether the device with callingAE sees the referral, judged
@@ -224,6 +222,10 @@ func (a *App) Explain(key, callingAE string) Explanation {
 	}
 	if !rec.OnWorklist() {
 		ex.Reasons = []string{fmt.Sprintf("Provet marks this order %s, so it has left the worklist.", strings.ReplaceAll(rec.ProvetState, "_", " "))}
+		return ex
+	}
+	if adm := devices.Admit(a.Effective().DICOM, callingAE, netip.Addr{}); adm.Refuse == scp.RefusedCallingAE {
+		ex.Reasons = []string{fmt.Sprintf("%s is not a registered device, so it is refused; allow it in the Modalities view or with `vetbridge devices allow %s`.", callingAE, callingAE)}
 		return ex
 	}
 	q, when, found := a.lastQuery(callingAE)

@@ -205,3 +205,17 @@ func (r *remote) Doctor(ctx context.Context, w io.Writer) error {
 	}
 	return sc.Err()
 }
+
+func (r *remote) Devices(ctx context.Context) ([]Device, error) {
+	var out []Device
+	err := r.call(ctx, http.MethodGet, "devices", nil, &out)
+	return out, err
+}
+
+func (r *remote) AllowDevice(ctx context.Context, callingAE string, addrs []string) error {
+	return r.call(ctx, http.MethodPost, "devices/allow", deviceRequest{CallingAE: callingAE, Addrs: addrs}, nil)
+}
+
+func (r *remote) RemoveDevice(ctx context.Context, callingAE string) error {
+	return r.call(ctx, http.MethodPost, "devices/remove", deviceRequest{CallingAE: callingAE}, nil)
+}

@@ -59,6 +59,11 @@ type wlReply struct {
 	Bad   int `json:"bad,omitempty"`
 }
 
+type deviceRequest struct {
+	CallingAE string   `json:"calling_ae"`
+	Addrs     []string `json:"addrs,omitempty"`
+}
+
 type errorReply struct {
 	Error string `json:"error"`
 }
@@ -117,6 +122,21 @@ func (a *App) localHandler() http.Handler {
 		n, bad, err := a.ImportWL(req.Dir)
 		reply(w, wlReply{Count: n, Bad: bad}, err)
 	})
+	mux.HandleFunc("GET "+apiPrefix+"devices", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, a.Devices(), nil)
+	})
+	mux.HandleFunc("POST "+apiPrefix+"devices/allow", func(w http.ResponseWriter, r *http.Request) {
+		var req deviceRequest
+		if decode(w, r, &req) {
+			reply(w, struct{}{}, a.AllowDevice(r.Context(), req.CallingAE, req.Addrs))
+		}
+	})
+	mux.HandleFunc("POST "+apiPrefix+"devices/remove", func(w http.ResponseWriter, r *http.Request) {
+		var req deviceRequest
+		if decode(w, r, &req) {
+			reply(w, struct{}{}, a.RemoveDevice(r.Context(), req.CallingAE))
+		}
+	})
 	mux.HandleFunc("POST "+apiPrefix+"signin", a.serveSignIn)
 	mux.HandleFunc("POST "+apiPrefix+"signout", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, struct{}{}, a.SignOut(r.Context()))
@@ -138,7 +158,7 @@ const doctorErrorPrefix = "vetbridge-error: "
 func (a *App) serveSignIn(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(flushWriter{w})
-	who, err := a.signInShowing(r.Context(), func(u string) { _ = enc.Encode(signInLine{URL: u}) })
+	who, err := a.signIn(r.Context(), func(u string, _ time.Time) { _ = enc.Encode(signInLine{URL: u}) })
 	if err != nil {
 		_ = enc.Encode(signInLine{Error: err.Error()})
 		return

@@ -13,7 +13,7 @@ import (
 // signinManager builds the OAuth2 client for the configured tenant. The token
 // store is opened here, off the UI goroutine, because a locked keyring may
 // take seconds to answer.
-func (a *App) signinManager(ctx context.Context, cfg Config, openURL func(string) error) (*signin.Manager, provet.Tenant, error) {
+func (a *App) signinManager(ctx context.Context, cfg Config, waiting func(string, time.Time)) (*signin.Manager, provet.Tenant, error) {
 	pc := cfg.Provet
 	tenant, err := provet.ResolveTenant(pc.Region, pc.BaseURL, pc.ProvetID)
 	if err != nil {
@@ -54,7 +54,8 @@ func (a *App) signinManager(ctx context.Context, cfg Config, openURL func(string
 		AuthorizeURL: pc.AuthorizeURL,
 		TokenURL:     pc.TokenURL,
 		RevokeURL:    pc.RevokeURL,
-		OpenURL:      openURL,
+		OpenURL:      a.openURL,
+		OnURL:        waiting,
 		Store:        tokens,
 		Logger:       a.log,
 		OnSignInAgain: func(err error) {
@@ -79,7 +80,7 @@ func (a *App) restoreSession(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	m, tenant, err := a.signinManager(ctx, cfg, a.openURL)
+	m, tenant, err := a.signinManager(ctx, cfg, nil)
 	if err != nil {
 		a.log.Warn("Provet connection settings are incomplete", "err", err)
 		return
@@ -94,33 +95,18 @@ func (a *App) restoreSession(ctx context.Context) {
 	a.adoptSession(ctx, sess, tenant)
 }
 
-// SignIn runs the browser sign-in and blocks until the technician finishes
-// it (or ctx ends). It returns who signed in.
-func (a *App) SignIn(ctx context.Context) (string, error) { return a.signInShowing(ctx, nil) }
-
-// signInShowing is SignIn that also hands the sign-in address to show, for
-// a command or a window that must offer it when no browser opens.
-func (a *App) signInShowing(ctx context.Context, show func(string)) (string, error) {
+// signIn runs the browser sign-in and blocks until the technician finishes
+// it, ctx ends or the wait times out; waiting (nil: none) receives the
+// address to open by hand and when the wait ends.
+func (a *App) signIn(ctx context.Context, waiting func(authURL string, until time.Time)) (string, error) {
 	cfg := a.Effective()
 	if cfg.Provet.ClientID == "" {
 		return "", fmt.Errorf("enter the Provet client ID in Settings before signing in")
 	}
-	open := func(u string) error {
-		if show != nil {
-			show(u)
-		}
-		if a.openURL == nil {
-			if show == nil {
-				return fmt.Errorf("no browser can be opened here; run `vetbridge login` to get the address")
-			}
-			return nil
-		}
-		if err := a.openURL(u); err != nil && show == nil {
-			return err
-		}
-		return nil
+	if a.openURL == nil && waiting == nil {
+		return "", fmt.Errorf("no browser can be opened here; run `vetbridge login` to get the address to open")
 	}
-	m, tenant, err := a.signinManager(ctx, cfg, open)
+	m, tenant, err := a.signinManager(ctx, cfg, waiting)
 	if err != nil {
 		return "", err
 	}

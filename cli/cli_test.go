@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -80,7 +81,7 @@ func TestCommandsWorkWhileServeRuns(t *testing.T) {
 	data := installation(t)
 	explain := []string{"explain", "--data", data, "--accession", "ACC42", "--ae", "DX1"}
 	code, before := run(t, t.Context(), explain...)
-	if code != 0 || !strings.Contains(before, "DX1 sees referral ACC42") {
+	if code != 0 || !strings.Contains(before, "DX1 does NOT see referral ACC42") || !strings.Contains(before, "not a registered device") {
 		t.Fatalf("explain with nothing running: exit %d\n%s", code, before)
 	}
 	_, statusBefore := run(t, t.Context(), "status", "--data", data)
@@ -88,8 +89,9 @@ func TestCommandsWorkWhileServeRuns(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	served := make(chan int, 1)
+	port := freePort(t)
 	go func() {
-		code, _ := run(t, ctx, "serve", "--data", data, "--dicom-port", strconv.Itoa(freePort(t)))
+		code, _ := run(t, ctx, "serve", "--data", data, "--dicom-port", strconv.Itoa(port))
 		served <- code
 	}()
 	waitRunning(t, data)
@@ -101,6 +103,28 @@ func TestCommandsWorkWhileServeRuns(t *testing.T) {
 	_, status := run(t, t.Context(), "status", "--data", data)
 	if !strings.Contains(status, "VetBridge:         running") || !strings.Contains(statusBefore, "not running") {
 		t.Errorf("status while running:\n%s\nbefore:\n%s", status, statusBefore)
+	}
+	// Closed by default: a stranger's findscu gets no worklist.
+	if _, err := exec.LookPath("findscu"); err == nil {
+		if out := findscu(t, "DX1", port); !strings.Contains(out, "Calling AE Title Not Recognized") {
+			t.Errorf("an unregistered device was not refused:\n%s", out)
+		}
+	}
+	// Allowed from the command line while serve runs, it sees the referral
+	// at once, and the answer is the same as the running instance's.
+	if code, out := run(t, t.Context(), "devices", "allow", "DX1", "--data", data, "--addr", "127.0.0.1"); code != 0 {
+		t.Fatalf("devices allow: %d %s", code, out)
+	}
+	if _, out := run(t, t.Context(), explain...); !strings.Contains(out, "DX1 sees referral ACC42") {
+		t.Errorf("after allowing DX1:\n%s", out)
+	}
+	if _, err := exec.LookPath("findscu"); err == nil {
+		if out := findscu(t, "DX1", port); !strings.Contains(out, "(0008,0050) SH [ACC42 ]") {
+			t.Errorf("the allowed device got no worklist:\n%s", out)
+		}
+	}
+	if _, out := run(t, t.Context(), "devices", "list", "--data", data); !strings.Contains(out, "DX1") || !strings.Contains(out, "yes, from 127.0.0.1") {
+		t.Errorf("devices list:\n%s", out)
 	}
 	if code, out := run(t, t.Context(), "serve", "--data", data); code != 1 || !strings.Contains(out, "vetbridge quit") {
 		t.Errorf("a second serve: exit %d, %q; want a refusal that names quit", code, out)
@@ -119,6 +143,14 @@ func TestCommandsWorkWhileServeRuns(t *testing.T) {
 	if code, out := run(t, t.Context(), "quit", "--data", data); code != 0 || !strings.Contains(out, "not running") {
 		t.Errorf("quit with nothing running: exit %d %s", code, out)
 	}
+}
+
+// findscu queries the worklist as a modality with calling AE ae would.
+func findscu(t *testing.T, ae string, port int) string {
+	t.Helper()
+	out, _ := exec.Command("findscu", "-W", "-aet", ae, "-aec", "VETBRIDGE", "-k", "PatientName", "-k", "AccessionNumber",
+		"127.0.0.1", strconv.Itoa(port)).CombinedOutput()
+	return string(out)
 }
 
 func waitRunning(t *testing.T, data string) {

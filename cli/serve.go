@@ -24,6 +24,9 @@ func cmdServe(ctx context.Context, env Env, args []string) error {
 		DataDir: *df.data,
 		Logger:  df.logger(env.Stderr),
 		Override: func(c *app.Config) {
+			// Serving is asked for explicitly here: no first-run window
+			// stands between IT and the worklist server.
+			c.SetupDone = true
 			if *port > 0 {
 				c.DICOM.Port = *port
 			}

@@ -39,6 +39,8 @@ func TestCrashChild(t *testing.T) {
 			c.Provet.Region, c.Provet.BaseURL, c.Provet.ProvetID, c.Provet.ClientID = "custom", sim, "4", "vetbridge-demo"
 			c.DICOM.Port = port
 			c.PollInterval = app.Duration(time.Second)
+			c.SetupDone = true
+			c.DICOM.OnlyKnownDevices = false
 		},
 		TokenStore: &signin.MemoryStore{},
 		OpenURL:    playBrowser,
@@ -51,7 +53,7 @@ func TestCrashChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := a.SignIn(ctx); err != nil {
+	if _, err := a.Login(ctx); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
@@ -139,7 +141,7 @@ func TestCrashAfterDIMSEResponseLosesAndDuplicatesNothing(t *testing.T) {
 		appliedBeforeKill bool
 	}{
 		{"provet unreachable until the crash", provetsim.Faults{Outage: true}, false},
-		{"patch applied, answer lost, then crash", provetsim.Faults{DropResponseRate: 1}, true},
+		{"patch applied, answer lost, then crash", provetsim.Faults{DropResponseRate: 1, DropResponseMethod: "PATCH"}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

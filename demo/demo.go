@@ -102,6 +102,10 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 			// openid lets the status bar name who signed in.
 			c.Provet.Scopes = []string{"restapi", "openid"}
 			c.PollInterval = app.Duration(5 * time.Second)
+			c.SetupDone = true
+			// The demo's patients are made up: every device may query it,
+			// so trying it needs no registration.
+			c.DICOM.OnlyKnownDevices = false
 			if o.DICOMPort > 0 {
 				c.DICOM.Port = o.DICOMPort
 			}
@@ -127,7 +131,7 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 	if err := a.ConfirmStatuses(); err != nil {
 		o.Logger.Warn("demo status values not confirmed", "err", err)
 	}
-	if _, err := a.SignIn(ctx); err != nil {
+	if _, err := a.Login(ctx); err != nil {
 		a.Close()
 		sim.Close()
 		return nil, fmt.Errorf("sign in to the simulator: %w", err)

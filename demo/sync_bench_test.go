@@ -49,7 +49,7 @@ func BenchmarkInitialSync2000(b *testing.B) {
 					b.Fatal(err)
 				}
 				ctx := context.Background()
-				if _, err := a.SignIn(ctx); err != nil {
+				if _, err := a.Login(ctx); err != nil {
 					b.Fatal(err)
 				}
 				before := total(sim.Requests())

@@ -15,9 +15,13 @@ type Faults struct {
 	// DropResponseRate is the share of requests that are handled (a PATCH is
 	// applied) but whose answer is lost with the connection: the case that
 	// makes a client retry something that already happened.
-	DropResponseRate float64       `json:"drop_response_rate"`
-	Latency          time.Duration `json:"latency"` // added before each request is handled
-	Outage           bool          `json:"outage"`  // every request fails with 503
+	DropResponseRate float64 `json:"drop_response_rate"`
+	// DropResponseMethod limits DropResponseRate to one HTTP method, e.g.
+	// PATCH: the write is applied and its answer lost, while the reads
+	// that check it are answered.
+	DropResponseMethod string        `json:"drop_response_method,omitempty"`
+	Latency            time.Duration `json:"latency"` // added before each request is handled
+	Outage             bool          `json:"outage"`  // every request fails with 503
 }
 
 // SetFaults replaces the injected faults.
@@ -46,7 +50,8 @@ func (s *Server) withFaults(next http.Handler) http.Handler {
 		f := s.faults
 		drop := f.DropRate > 0 && s.faultRng.Float64() < f.DropRate
 		fail := f.ErrorRate > 0 && s.faultRng.Float64() < f.ErrorRate
-		dropAfter := f.DropResponseRate > 0 && s.faultRng.Float64() < f.DropResponseRate
+		dropAfter := f.DropResponseRate > 0 && s.faultRng.Float64() < f.DropResponseRate &&
+			(f.DropResponseMethod == "" || strings.EqualFold(f.DropResponseMethod, r.Method))
 		status := errorStatuses[s.faultRng.IntN(len(errorStatuses))]
 		s.fmu.Unlock()
 		if f.Latency > 0 {

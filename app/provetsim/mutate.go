@@ -355,16 +355,18 @@ type faultsWire struct {
 	ErrorRate        float64 `json:"error_rate"`
 	DropRate         float64 `json:"drop_rate"`
 	DropResponseRate float64 `json:"drop_response_rate"`
+	DropResponseOf   string  `json:"drop_response_method,omitempty"`
 	Latency          string  `json:"latency"`
 	Outage           bool    `json:"outage"`
 }
 
 func faultsToWire(f Faults) faultsWire {
-	return faultsWire{ErrorRate: f.ErrorRate, DropRate: f.DropRate, DropResponseRate: f.DropResponseRate, Latency: f.Latency.String(), Outage: f.Outage}
+	return faultsWire{ErrorRate: f.ErrorRate, DropRate: f.DropRate, DropResponseRate: f.DropResponseRate, DropResponseOf: f.DropResponseMethod, Latency: f.Latency.String(), Outage: f.Outage}
 }
 
 func (fw faultsWire) faults() (Faults, error) {
-	f := Faults{ErrorRate: fw.ErrorRate, DropRate: fw.DropRate, DropResponseRate: fw.DropResponseRate, Outage: fw.Outage}
+	f := Faults{ErrorRate: fw.ErrorRate, DropRate: fw.DropRate, DropResponseRate: fw.DropResponseRate,
+		DropResponseMethod: fw.DropResponseOf, Outage: fw.Outage}
 	if fw.Latency != "" {
 		d, err := time.ParseDuration(fw.Latency)
 		if err != nil || d < 0 {

@@ -4,6 +4,7 @@
 package settings
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +39,9 @@ type Config struct {
 	PatientName   string            `json:"patient_name"` // "owner^pet" (PS3.5 veterinary form) or "pet"
 	Notifications NotifyConfig      `json:"notifications"`
 	Webhook       WebhookConfig     `json:"webhook"`
+	// SetupDone is set when the first-run questions have all been answered;
+	// until then nothing listens on the LAN.
+	SetupDone bool `json:"setup_done"`
 	// OnDiscontinued is the Provet status an exam the modality discontinued
 	// goes back to: "requested" keeps the order open for a retake,
 	// "cancelled" withdraws it.
@@ -160,6 +164,9 @@ func Default() Config {
 			Port:            11112,
 			StrictCalledAE:  false,
 			MaxAssociations: 64,
+			// Closed by default: a stranger on the clinic LAN gets no
+			// owner names; a real device is allowed with one click.
+			OnlyKnownDevices: true,
 			Default: DeviceProfile{
 				Charset:            "auto",
 				StationFromCalling: false,
@@ -222,6 +229,11 @@ func Load(dir string) (Config, error) {
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		return cfg, fmt.Errorf("configuration %s is not valid JSON (fix or delete it to start over): %w",
 			filepath.Join(dir, FileName), err)
+	}
+	if !bytes.Contains(b, []byte(`"setup_done"`)) {
+		// Written before first run was a step of its own: an installation
+		// that was signed in has been set up.
+		cfg.SetupDone = cfg.Provet.ClientID != ""
 	}
 	return cfg, nil
 }

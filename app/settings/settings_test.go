@@ -92,7 +92,6 @@ func TestParseDuration(t *testing.T) {
 	}
 }
 
-
 func TestWebhookBeyondLoopbackNeedsASecret(t *testing.T) {
 	cases := []struct {
 		listen, secret string

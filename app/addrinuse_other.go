@@ -1,0 +1,5 @@
+//go:build !windows
+
+package app
+
+func isAddrInUse(error) bool { return false }

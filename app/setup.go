@@ -1,0 +1,115 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// NeedsSetup is true until the first-run questions have all been answered
+// (FinishSetup); until then the worklist server does not listen.
+func (a *App) NeedsSetup() bool { return !a.Effective().SetupDone }
+
+// FinishSetup validates and saves cfg as first run's answers, marks first
+// run done and only then lets the worklist server listen.
+func (a *App) FinishSetup(ctx context.Context, cfg Config) error {
+	cfg.SetupDone = true
+	return a.SaveConfig(ctx, cfg)
+}
+
+// SignIn validates the Provet settings the technician has on screen, saves
+// them as the configuration's Provet part (first run stays unfinished),
+// and runs the browser sign-in. waiting receives the sign-in address and
+// when the wait ends, so it can be opened by hand when no browser opens.
+func (a *App) SignIn(ctx context.Context, p ProvetConfig, waiting func(authURL string, until time.Time)) (string, error) {
+	cfg := a.Config()
+	cfg.Provet = p
+	if err := cfg.Validate(); err != nil {
+		return "", err
+	}
+	if !equalProvet(a.Config().Provet, p) {
+		if err := a.SaveConfig(ctx, cfg); err != nil {
+			return "", err
+		}
+	}
+	return a.signIn(ctx, waiting)
+}
+
+// Login signs in with the Provet settings in force (commands, the demo).
+func (a *App) Login(ctx context.Context) (string, error) { return a.signIn(ctx, nil) }
+
+// CheckDICOMPort says, in words, why the worklist server could not listen on
+// port, or nil when it is free or is the port the running server has.
+func (a *App) CheckDICOMPort(port int) error {
+	if port < 1 || port > 65535 {
+		return fmt.Errorf("choose a port from 1 to 65535 (104 or 11112 are usual)")
+	}
+	a.mu.Lock()
+	current := a.dicomPort
+	a.mu.Unlock()
+	if port == current {
+		return nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(a.Effective().DICOM.Listen, strconv.Itoa(port)))
+	if err != nil {
+		return portError(port, err)
+	}
+	ln.Close()
+	return nil
+}
+
+// portError words a failed listen for a technician.
+func portError(port int, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE) || isAddrInUse(err):
+		return fmt.Errorf("port %d is used by another program; choose another or close that program", port)
+	case errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("port %d needs administrator rights on this computer; choose a port above 1023, such as 11112", port)
+	}
+	return fmt.Errorf("the worklist server cannot listen on port %d: %w", port, err)
+}
+
+// ModalitySetup is what a modality must be given to reach the worklist
+// server: its AE title, the port, and this computer's LAN addresses.
+func (a *App) ModalitySetup() (aeTitle string, port int, addrs []string) {
+	d := a.Effective().DICOM
+	a.mu.Lock()
+	port = a.dicomPort
+	a.mu.Unlock()
+	if port == 0 {
+		port = d.Port
+	}
+	if d.Listen != "" && !net.ParseIP(d.Listen).IsUnspecified() {
+		return d.AETitle, port, []string{d.Listen}
+	}
+	return d.AETitle, port, lanAddresses()
+}
+
+// lanAddresses lists the addresses a modality on the LAN can reach this
+// computer on: every private IPv4 address of an interface that is up.
+func lanAddresses() []string {
+	var out []string
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, ad := range addrs {
+			if ipn, ok := ad.(*net.IPNet); ok && ipn.IP.To4() != nil && ipn.IP.IsPrivate() {
+				out = append(out, ipn.IP.String())
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
