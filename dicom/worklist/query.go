@@ -68,10 +68,14 @@ var identifyingKeys = map[attrKey]bool{
 // that animal or that order, even when it was booked days ago and is still
 // open, so a device profile's default date window is for broad queries only.
 // Values set by a profile, or noted as unusable and so matched as universal,
-// do not count: they do not narrow what the device sees.
+// do not count, nor does a value of wildcards and delimiters only (a device
+// polling with Patient's Name *^* names nobody): none of these says which
+// patient the device wants, and without the window they would list every
+// open order the worklist holds.
 func (q *Query) namesPatientOrOrder() bool {
 	for _, k := range q.Keys {
-		if identifyingKeys[attrKey{k.Tag, k.InSPS}] && !k.Profile && k.Note == "" && !k.Universal() {
+		if identifyingKeys[attrKey{k.Tag, k.InSPS}] && !k.Profile && k.Note == "" &&
+			strings.Trim(k.Value, `*?^=\ `) != "" {
 			return true
 		}
 	}

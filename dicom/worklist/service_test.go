@@ -247,6 +247,8 @@ func TestProfileWindowOnlyForBroadQueries(t *testing.T) {
 		{key(tagPatientName, false, "*")},
 		{key(tagPatientName, false, " ")},
 		{key(tagAccessionNumber, false, "**")},
+		{key(tagPatientName, false, "*^*")},
+		{key(tagPatientName, false, `?\^=*`)},
 		{key(tagModality, true, "DX")},
 		{key(0x00102201, false, "Dog")},                      // a species is not a patient
 		{{Tag: tagPatientID, InSPS: true, Value: "P-10042"}}, // not a key at that level
