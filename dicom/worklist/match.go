@@ -61,7 +61,8 @@ type compiled struct {
 	modality       string
 }
 
-// matchesEntry is matches for an indexed item, using what Put precomputed.
+// matchesEntry runs the predicates on an indexed item, using what Put
+// precomputed.
 func (c *compiled) matchesEntry(e *entry) bool {
 	for i := range c.preds {
 		p := &c.preds[i]
