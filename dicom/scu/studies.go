@@ -179,20 +179,15 @@ func (a *Assoc) findAt(ctx context.Context, keys []string, each func(values) err
 	if err != nil {
 		return err
 	}
-	var decodeErr error
 	st, err := a.Find(ctx, StudyRootFind, ident, func(b []byte) error {
 		v, err := decodeValues(b, ts)
 		if err != nil {
-			decodeErr = err
 			return err
 		}
 		return each(v)
 	})
 	if err != nil {
 		return err
-	}
-	if decodeErr != nil {
-		return decodeErr
 	}
 	if st != dimse.StatusSuccess {
 		return &FindStatusError{Status: st}
