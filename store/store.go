@@ -81,7 +81,7 @@ var (
 var ErrAlreadyRunning = errors.New("data directory in use")
 
 // ErrSchemaTooNew is returned (wrapped) by Open when the database was written by
-// a newer VetBridge.
+// a newer VetBridge. The file is left as it is: it is not damaged.
 var ErrSchemaTooNew = errors.New("database schema is newer than this VetBridge")
 
 // ErrNotFound is returned (wrapped) when an outbox entry to update does not exist.
@@ -158,8 +158,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, err
 }
 
-// openVerified opens a file that passed the walk with bbolt, migrates it and
-// checks it again through bbolt; errDamage says the file must be rebuilt.
+// openVerified opens a file that passed the walk with bbolt, checks it again
+// through bbolt and migrates it; errDamage says the file must be rebuilt.
 func openVerified(path, dir string, opts Options) (*Store, error) {
 	db, err := boltOpen(path, dir, opts.Timeout)
 	if err != nil {
