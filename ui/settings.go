@@ -73,10 +73,14 @@ func (s *settingsView) updateAccount(st app.Status) {
 	}
 	if st.State == app.StateSignedOut {
 		s.account.SetText("Not signed in. Sign in uses the Provet settings below as they are on screen.")
+		s.signIn.button.Show()
 		s.signOut.Hide()
 		return
 	}
 	s.account.SetText("Signed in as " + st.SignedInAs)
+	if !s.signIn.waiting() {
+		s.signIn.button.Hide()
+	}
 	s.signOut.Show()
 }
 

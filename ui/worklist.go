@@ -54,6 +54,8 @@ type worklistView struct {
 	selected string
 	// tableSel is the cell the table highlights, as its callbacks report it.
 	tableSel *widget.TableCellID
+	// timeWidth is the Time column's width now: wider with dates.
+	timeWidth float32
 
 	table             *widget.Table
 	split             *container.Split
@@ -123,6 +125,7 @@ func newWorklistView(u *ui) *worklistView {
 	for i, c := range worklistColumns {
 		w.table.SetColumnWidth(i, c.width)
 	}
+	w.timeWidth = worklistColumns[0].width
 	w.table.OnSelected = func(id widget.TableCellID) {
 		w.tableSel = &id
 		if id.Row >= 0 && id.Row < len(w.rows) {
@@ -234,7 +237,10 @@ func (w *worklistView) refresh() {
 	if w.filter.AllDays {
 		timeWidth = allDaysTimeWidth
 	}
-	w.table.SetColumnWidth(0, timeWidth)
+	if w.timeWidth != timeWidth {
+		w.timeWidth = timeWidth
+		w.table.SetColumnWidth(0, timeWidth)
+	}
 	w.table.Refresh()
 	w.followSelection()
 }
