@@ -64,13 +64,23 @@ func (c *dicomClient) Ping(ctx context.Context) error {
 	}
 	defer a.Release(ctx)
 	if err := a.Echo(ctx); err != nil {
-		return fmt.Errorf("the PACS at %s accepted the association but not C-ECHO: %w", c.cfg.Addr(), err)
+		return fmt.Errorf("%w (it accepted the association but not C-ECHO)", c.explain(err))
 	}
 	if _, ok := a.Syntax(scu.StudyRootFind); !ok {
 		return fmt.Errorf("the PACS at %s answers C-ECHO but does not let us query studies (Study Root C-FIND); allow queries from our AE title %q", c.cfg.Addr(), c.opts.CallingAE)
 	}
+	// Many a PACS answers C-ECHO from anyone but refuses queries from AE
+	// titles it does not know; a query for a study that cannot exist tests
+	// that at the cost of one index lookup.
+	if _, err := a.FindStudies(ctx, scu.StudyQuery{StudyInstanceUID: pingStudyUID}); err != nil {
+		return fmt.Errorf("%w (it answers C-ECHO, but not our study query)", c.explain(err))
+	}
 	return nil
 }
+
+// pingStudyUID is a syntactically valid UID no study carries (the UUID-derived
+// root with the nil UUID).
+const pingStudyUID = "2.25.0"
 
 func (c *dicomClient) Studies(ctx context.Context, q Query) ([]Study, error) {
 	if q.empty() {

@@ -298,7 +298,13 @@ func TestOrthanc(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("called %s, calling %s: %v", tc.called, tc.calling, err)
 			}
-			t.Logf("called %s, calling %s: %v", tc.called, tc.calling, err)
+			// Orthanc answers C-ECHO from anyone; the Test button must
+			// still find out that queries are refused.
+			perr := c.Ping(ctx)
+			if perr == nil || !strings.Contains(perr.Error(), tc.want) {
+				t.Errorf("ping, called %s, calling %s: %v", tc.called, tc.calling, perr)
+			}
+			t.Logf("called %s, calling %s: %v; ping: %v", tc.called, tc.calling, err, perr)
 		}
 	})
 }
