@@ -390,25 +390,50 @@ func (s *Store) ItemByRef(ref string) (Item, bool, error) {
 		found bool
 	)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		itemsB := tx.Bucket(bucketItems)
-		prefix := refPrefix(ref)
-		c := tx.Bucket(bucketByRef).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			got, ok, err := resolve(itemsB, k[len(prefix):])
-			if err != nil {
-				return err
-			}
-			if ok && slices.Contains(got.Refs, ref) {
-				it, found = got, true
-				return nil
-			}
-		}
-		return nil
+		return refMatches(tx, ref, func(m Item) bool {
+			it, found = m, true
+			return false
+		})
 	})
 	if err != nil {
 		return Item{}, false, fmt.Errorf("find worklist item by ref %q: %w", ref, err)
 	}
 	return it, found, nil
+}
+
+// ItemsByRef calls fn, in key order, for every item last put with ref among
+// its Refs: an accession number can name a closed order and its open
+// repeat. Like ItemsByDate, fn runs outside the read transaction.
+func (s *Store) ItemsByRef(ref string, fn func(Item) error) error {
+	var items []Item
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return refMatches(tx, ref, func(m Item) bool {
+			items = append(items, m)
+			return true
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("find worklist items by ref %q: %w", ref, err)
+	}
+	return each(items, fn)
+}
+
+// refMatches calls match for each item indexed under ref that still carries
+// it, until match returns false.
+func refMatches(tx *bolt.Tx, ref string, match func(Item) bool) error {
+	itemsB := tx.Bucket(bucketItems)
+	prefix := refPrefix(ref)
+	c := tx.Bucket(bucketByRef).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		it, ok, err := resolve(itemsB, k[len(prefix):])
+		if err != nil {
+			return err
+		}
+		if ok && slices.Contains(it.Refs, ref) && !match(it) {
+			return nil
+		}
+	}
+	return nil
 }
 
 // AllItems calls fn, in key order, for every item. Like ItemsByDate, fn runs

@@ -207,6 +207,13 @@ func byRef(t *testing.T, s *Store, ref string) []string {
 	return []string{it.Key}
 }
 
+func allByRef(t *testing.T, s *Store, ref string) []string {
+	t.Helper()
+	var got []Item
+	mustNil(t, s.ItemsByRef(ref, func(it Item) error { got = append(got, it); return nil }))
+	return keysOf(got)
+}
+
 func all(t *testing.T, s *Store) []string {
 	t.Helper()
 	var got []Item
@@ -257,6 +264,9 @@ func TestItemsIndexes(t *testing.T) {
 	eq(t, "sps NUL", byRef(t, s, "sps\x00"), []string{"e\x00x"})
 	eq(t, "sps A", byRef(t, s, "sps\x00A"), nil)
 	eq(t, "unknown", byRef(t, s, "sps\x00Z9"), nil)
+	eq(t, "all with acc X1", allByRef(t, s, "acc\x00X1"), []string{"a", "c"})
+	eq(t, "all with sps", allByRef(t, s, "sps"), []string{"u"})
+	eq(t, "all unknown", allByRef(t, s, "acc\x00X"), nil)
 	if it, _, _ := s.ItemByRef("sps\x00B1"); !slices.Equal(it.Refs, []string{"sps\x00B1"}) || it.Modality != "US" {
 		t.Fatalf("ItemByRef item = %+v", it)
 	}
@@ -269,6 +279,7 @@ func TestItemsIndexes(t *testing.T) {
 	eq(t, "old sps after move", byRef(t, s, "sps\x00A1"), nil)
 	eq(t, "new sps after move", byRef(t, s, "sps\x00A2"), []string{"a"})
 	eq(t, "acc X1 after move", byRef(t, s, "acc\x00X1"), []string{"c"})
+	eq(t, "all acc X1 after move", allByRef(t, s, "acc\x00X1"), []string{"c"})
 	it, ok, err := s.GetItem("a")
 	if err != nil || !ok || string(it.Data) != "A2" {
 		t.Fatalf("GetItem after move: %+v %v %v", it, ok, err)
@@ -287,6 +298,7 @@ func TestItemsIndexes(t *testing.T) {
 	}
 	eq(t, "2nd after delete", byDate(t, s, "20260102", "20260102"), []string{"b", "e\x00x"})
 	eq(t, "acc X1 after delete", byRef(t, s, "acc\x00X1"), nil)
+	eq(t, "all acc X1 after delete", allByRef(t, s, "acc\x00X1"), nil)
 	if n := indexSize(t, s, bucketByDate); n != 5 {
 		t.Fatalf("date index has %d entries after delete, want 5", n)
 	}
@@ -340,11 +352,12 @@ func TestItemDataIsCopied(t *testing.T) {
 func TestCallbacksStopAndMayReenter(t *testing.T) {
 	s := openT(t, t.TempDir())
 	for i := range 5 {
-		mustNil(t, s.PutItem(Item{Key: fmt.Sprint(i), Date: "20260101", Modality: "DX"}))
+		mustNil(t, s.PutItem(Item{Key: fmt.Sprint(i), Date: "20260101", Modality: "DX", Refs: []string{"r"}}))
 	}
 	stop := errors.New("stop")
 	for name, walk := range map[string]func(func(Item) error) error{
 		"date": func(fn func(Item) error) error { return s.ItemsByDate("", "", fn) },
+		"ref":  func(fn func(Item) error) error { return s.ItemsByRef("r", fn) },
 		"all":  s.AllItems,
 	} {
 		n := 0
