@@ -8,7 +8,7 @@ import "fyne.io/fyne/v2"
 var defaultWindowSize = fyne.NewSize(1160, 720)
 
 const (
-	defaultWorklistSplit   = 0.64
+	defaultWorklistSplit   = 0.65
 	defaultModalitiesSplit = 0.5
 
 	prefWidth           = "window.width"

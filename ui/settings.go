@@ -19,11 +19,13 @@ type settingsView struct {
 	account *widget.Label
 	signIn  *signInPanel
 	signOut *widget.Button
-	setup   *modalitySetup
-	save    *widget.Button
-	message *widget.Label
-	viewer  *linkMessage
-	scroll  *container.Scroll
+	// signOutRow holds Sign out, hidden while signed out.
+	signOutRow *fyne.Container
+	setup      *modalitySetup
+	save       *widget.Button
+	message    *widget.Label
+	viewer     *linkMessage
+	scroll     *container.Scroll
 }
 
 func newSettingsView(u *ui) *settingsView {
@@ -32,6 +34,7 @@ func newSettingsView(u *ui) *settingsView {
 	s.account.Wrapping = fyne.TextWrapWord
 	s.signIn = newSignInPanel(u, s.onScreenProvet, s.signedIn)
 	s.signOut = widget.NewButton("Sign out", u.signOut)
+	s.signOutRow = container.NewHBox(s.signOut)
 	s.setup = newModalitySetup(u)
 	s.message = widget.NewLabel("")
 	s.message.Wrapping = fyne.TextWrapWord
@@ -44,7 +47,7 @@ func newSettingsView(u *ui) *settingsView {
 		return widget.NewCard(title, "", widget.NewForm(items...))
 	}
 	body := container.NewVBox(
-		widget.NewCard("Provet account", "", container.NewVBox(s.account, s.signIn.content, container.NewHBox(s.signOut))),
+		widget.NewCard("Provet account", "", container.NewVBox(s.account, s.signIn.content, s.signOutRow)),
 		section("Provet", s.form.provetItems()),
 		widget.NewCard("Worklist server (DICOM)", "", container.NewVBox(s.setup.content, widget.NewForm(s.form.dicomItems()...))),
 		section("PACS viewer", append(s.form.viewerItems(),
@@ -73,15 +76,15 @@ func (s *settingsView) updateAccount(st app.Status) {
 	}
 	if st.State == app.StateSignedOut {
 		s.account.SetText("Not signed in. Sign in uses the Provet settings below as they are on screen.")
-		s.signIn.button.Show()
-		s.signOut.Hide()
+		s.signIn.offer.Show()
+		s.signOutRow.Hide()
 		return
 	}
 	s.account.SetText("Signed in as " + st.SignedInAs)
 	if !s.signIn.waiting() {
-		s.signIn.button.Hide()
+		s.signIn.offer.Hide()
 	}
-	s.signOut.Show()
+	s.signOutRow.Show()
 }
 
 // onScreenProvet is the Provet part of the form, validated, for signing in.

@@ -245,16 +245,19 @@ func TestSettingsScrollOverFields(t *testing.T) {
 	h.u.show()
 	s := h.u.settings
 	layOut(h)
+	d := fyne.CurrentApp().Driver()
 	for _, e := range []*widget.Entry{s.form.clientID, s.form.port, s.form.retention} {
+		// Bring the field to 100 px below the top of the page's viewport.
 		s.scroll.ScrollToTop()
-		pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(e).Add(fyne.NewPos(10, 10))
-		if pos.Y > h.u.win.Canvas().Size().Height {
-			s.scroll.Offset.Y = pos.Y - 300
-			s.scroll.Refresh()
-			pos = fyne.CurrentApp().Driver().AbsolutePositionForObject(e).Add(fyne.NewPos(10, 10))
-		}
+		inPage := d.AbsolutePositionForObject(e).Y - d.AbsolutePositionForObject(s.scroll).Y
+		s.scroll.ScrollToOffset(fyne.NewPos(0, max(0, inPage-100)))
+		pos := d.AbsolutePositionForObject(e).Add(fyne.NewPos(10, 10))
 		before := s.scroll.Offset.Y
-		test.Scroll(h.u.win.Canvas(), pos, 0, -60)
+		dy := float32(-60) // down
+		if before > 0 {
+			dy = 60 // up, in case the page ends below
+		}
+		test.Scroll(h.u.win.Canvas(), pos, 0, dy)
 		if s.scroll.Offset.Y == before {
 			t.Errorf("the wheel over the field at %v did not scroll Settings", pos)
 		}

@@ -20,6 +20,7 @@ type signInPanel struct {
 	u       *ui
 	content fyne.CanvasObject
 	button  *widget.Button
+	offer   *fyne.Container // holds the button; hidden while signed in
 	state   *widget.Label
 	link    *linkMessage
 
@@ -38,7 +39,9 @@ func newSignInPanel(u *ui, provet func() (app.ProvetConfig, bool), finished func
 	p.state = widget.NewLabel("")
 	p.state.Wrapping = fyne.TextWrapWord
 	p.link = newLinkMessage(u)
-	p.content = container.NewVBox(container.NewHBox(p.button), p.state, p.link.content)
+	p.offer = container.NewHBox(p.button)
+	p.content = container.NewVBox(p.offer, p.state, p.link.content)
+	p.say("", widget.MediumImportance)
 	return p
 }
 
@@ -107,4 +110,9 @@ func (p *signInPanel) done(who string, err error) {
 func (p *signInPanel) say(text string, imp widget.Importance) {
 	p.state.Importance = imp
 	p.state.SetText(text)
+	if text == "" {
+		p.state.Hide()
+	} else {
+		p.state.Show()
+	}
 }

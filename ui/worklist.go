@@ -30,10 +30,10 @@ var worklistColumns = []struct {
 }{
 	{"Time", 64, func(r app.Referral) string { return timeText(r.Scheduled) }},
 	{"Status", 104, func(r app.Referral) string { return statusText(r.Status) }},
-	{"Pet", 190, func(r app.Referral) string { return petText(r) }},
-	{"Owner", 150, func(r app.Referral) string { return r.OwnerName }},
-	{"Exam", 160, func(r app.Referral) string { return r.Exam }},
-	{"Modality", 96, func(r app.Referral) string { return joinNonEmpty(" / ", r.Modality, r.StationAE) }},
+	{"Pet", 176, func(r app.Referral) string { return petText(r) }},
+	{"Owner", 146, func(r app.Referral) string { return r.OwnerName }},
+	{"Exam", 150, func(r app.Referral) string { return r.Exam }},
+	{"Modality", 92, func(r app.Referral) string { return joinNonEmpty(" / ", r.Modality, r.StationAE) }},
 }
 
 // allDaysTimeWidth is the Time column's width when it shows dates too.
@@ -128,8 +128,9 @@ func newWorklistView(u *ui) *worklistView {
 	w.timeWidth = worklistColumns[0].width
 	w.table.OnSelected = func(id widget.TableCellID) {
 		w.tableSel = &id
-		if id.Row >= 0 && id.Row < len(w.rows) {
+		if id.Row >= 0 && id.Row < len(w.rows) && w.rows[id.Row].Key != w.selected {
 			w.selectKey(w.rows[id.Row].Key)
+			w.table.Refresh() // the selected row's fill moves with it
 		}
 	}
 	w.table.OnUnselected = func(id widget.TableCellID) {
@@ -186,8 +187,12 @@ func (w *worklistView) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
 	bg := stack.Objects[0].(*canvas.Rectangle)
 	l := stack.Objects[1].(*widget.Label)
 	isNew := w.highlight[r.Key]
+	// The table highlights the one cell clicked; the whole row is the referral.
 	var fill color.Color = color.Transparent
-	if isNew {
+	switch {
+	case r.Key == w.selected:
+		fill = theme.Color(theme.ColorNameSelection)
+	case isNew:
 		fill = newRowColor()
 	}
 	if bg.FillColor != fill {
