@@ -2,6 +2,7 @@ package pacs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -218,6 +219,20 @@ func (p *Poller) up() {
 	}
 }
 
+// ErrDown is returned by Lookup while the PACS is unreachable; the error
+// also carries the State's words.
+var ErrDown = errors.New("the PACS is unreachable")
+
+// Lookup matches one referral now, for the detail pane, within the
+// poller's rate bound. While the poller sees the PACS down it fails at once
+// with ErrDown instead of adding to the load. It does not change State.
+func (p *Poller) Lookup(ctx context.Context, r Referral) (Match, error) {
+	if s := p.State(); !s.Up {
+		return Match{Referral: r}, fmt.Errorf("%w: %s", ErrDown, s)
+	}
+	return Matcher{Client: gapped{p}}.Match(ctx, r)
+}
+
 // round runs one poll and reports it.
 func (p *Poller) round(ctx context.Context) error {
 	now := p.cfg.Clock.Now()
@@ -244,24 +259,38 @@ func (p *Poller) round(ctx context.Context) error {
 // gapped spaces a round's requests at least Gap apart.
 type gapped struct{ p *Poller }
 
+// wait reserves the next free slot, at least Gap after the last one, and
+// waits for it; reserving under the lock keeps concurrent callers (a round
+// and a Lookup) apart too.
 func (g gapped) wait(ctx context.Context) error {
 	p := g.p
+	now := p.cfg.Clock.Now()
 	p.mu.Lock()
-	next := p.last.Add(p.cfg.Gap)
-	p.mu.Unlock()
-	if d := next.Sub(p.cfg.Clock.Now()); d > 0 {
-		t := p.cfg.Clock.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C():
-		}
+	slot := now
+	if !p.last.IsZero() {
+		slot = later(now, p.last.Add(p.cfg.Gap))
 	}
-	p.mu.Lock()
-	p.last = p.cfg.Clock.Now()
+	p.last = slot
 	p.mu.Unlock()
-	return nil
+	d := slot.Sub(now)
+	if d <= 0 {
+		return nil
+	}
+	t := p.cfg.Clock.NewTimer(d)
+	select {
+	case <-ctx.Done():
+		t.Stop()
+		return ctx.Err()
+	case <-t.C():
+		return nil
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func (g gapped) Ping(ctx context.Context) error {

@@ -107,3 +107,38 @@ func TestPollerRecovers(t *testing.T) {
 		t.Errorf("Run returned %v", err)
 	}
 }
+
+// Lookup answers the detail pane within the rate bound, and refuses at once
+// while the PACS is down.
+func TestPollerLookup(t *testing.T) {
+	f := &fakePACS{studies: []pacs.Study{stA}, err: errors.New("connection refused")}
+	r := startPoller(t, f, nil)
+	<-r.states
+	r.wantTimer(t, 5*time.Second)
+	before := len(f.asked())
+	if _, err := r.p.Lookup(context.Background(), pacs.Referral{Accession: "A1"}); !errors.Is(err, pacs.ErrDown) ||
+		!strings.Contains(err.Error(), "unreachable since") {
+		t.Fatalf("lookup while down: %v", err)
+	}
+	if len(f.asked()) != before {
+		t.Error("a lookup while down reached the PACS")
+	}
+	f.setErr(nil)
+	r.clock.Advance(5 * time.Second)
+	<-r.states
+	<-r.rounds
+	r.wantTimer(t, time.Minute)
+	got := make(chan pacs.Match, 1)
+	go func() {
+		m, err := r.p.Lookup(context.Background(), pacs.Referral{Accession: "A1"})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- m
+	}()
+	r.wantTimer(t, 2*time.Second) // right after the round's request
+	r.clock.Advance(2 * time.Second)
+	if m := <-got; m.By != pacs.ByAccession || m.Instances() != 5 {
+		t.Errorf("lookup %+v", m)
+	}
+}
