@@ -22,13 +22,16 @@ func newFakeClock(now time.Time) *fakeClock {
 }
 
 type fakeTimer struct {
+	clock   *fakeClock
 	c       chan time.Time
 	at      time.Time
-	stopped bool
+	stopped bool // guarded by clock.mu
 }
 
 func (t *fakeTimer) C() <-chan time.Time { return t.c }
 func (t *fakeTimer) Stop() bool {
+	t.clock.mu.Lock()
+	defer t.clock.mu.Unlock()
 	was := !t.stopped
 	t.stopped = true
 	return was
@@ -42,7 +45,7 @@ func (c *fakeClock) Now() time.Time {
 
 func (c *fakeClock) NewTimer(d time.Duration) pacs.Timer {
 	c.mu.Lock()
-	t := &fakeTimer{c: make(chan time.Time, 1), at: c.now.Add(d)}
+	t := &fakeTimer{clock: c, c: make(chan time.Time, 1), at: c.now.Add(d)}
 	c.timers = append(c.timers, t)
 	c.mu.Unlock()
 	c.created <- d
