@@ -107,7 +107,7 @@ type Poller struct {
 
 	mu    sync.Mutex
 	state State
-	last  time.Time // when the last request was sent, for Gap
+	last  time.Time // the slot taken by the latest request, for Gap
 }
 
 // NewPoller applies defaults; call Run to start it.
@@ -143,9 +143,9 @@ func (p *Poller) State() State {
 	return p.state
 }
 
-// Kick asks for a round now, e.g. when the detail pane opens. While the
-// PACS is down it waits for the backoff, so kicks never hammer a PACS
-// that is down.
+// Kick asks for a round now, e.g. after a sync brought new referrals. While
+// the PACS is down the round waits for the backoff, so kicks never hammer
+// a PACS that is down.
 func (p *Poller) Kick() {
 	select {
 	case p.kick <- struct{}{}:
