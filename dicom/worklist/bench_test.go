@@ -207,6 +207,10 @@ func findIdentifier(name string) []byte {
 // every date is searched.
 func BenchmarkNameQuery100k(b *testing.B) { benchmarkFind(b, findIdentifier("OWNER12^*")) }
 
+// BenchmarkAnimalQuery100k: an animal's name typed in a console's given-name
+// field, as *^NAME*, no date.
+func BenchmarkAnimalQuery100k(b *testing.B) { benchmarkFind(b, findIdentifier("*^PET1234*")) }
+
 // BenchmarkBroadQuery100k: a device's routine poll, no keys, so the default
 // window (yesterday to tomorrow) applies.
 func BenchmarkBroadQuery100k(b *testing.B) { benchmarkFind(b, findIdentifier("")) }

@@ -90,7 +90,7 @@ func TestIndexConcurrent(t *testing.T) {
 func lookupItems() []Item {
 	names := []string{"Mäkinen^Pörri", "MAKINEN^PORRI", "Makinen", "Mäki^Rex", "Virtanen^Musti", "virtanen^mörkö",
 		"Иванов^Шарик", "Smith^Rex=スミス^レックス", "  O'Brien^Max^^^ ", "", "^Rex", "=Doe^J", "Smith^Rex^Jr",
-		"Smithers^Bella", "ABC Farms", "Yamada^Taro=Yamada^Taro"}
+		"Smithers^Bella", "ABC Farms", "Yamada^Taro=Yamada^Taro", "Laine^^Rex", "Rex^Rex", "Koski^Rex^Remu"}
 	ids := []string{"P-10042", `P-1 \ P-2`, "", " P-10042 ", "p-10042", "Q7"}
 	var out []Item
 	for i, n := range names {
@@ -134,6 +134,10 @@ func TestIndexLookupsAgreeWithScan(t *testing.T) {
 		{key(tagOtherPatientIDs, false, "985000000000002")}, {key(tagOtherPatientIDs, false, "985*")},
 		{key(tagOtherPatientIDs, false, "P-2")}, {key(tagPatientID, false, "985000000000001")},
 		{key(tagPatientID, false, `P-2\P-2`)}, {key(tagPatientName, false, `MAKINEN\MAK*`)},
+		{key(tagPatientName, false, "*^REX")}, {key(tagPatientName, false, "*^RE*")}, {key(tagPatientName, false, "**^REX")},
+		{key(tagPatientName, false, "*^REX^JR")}, {key(tagPatientName, false, "*^R?X")}, {key(tagPatientName, false, "*^*")},
+		{key(tagPatientName, false, "*^^REX")}, {key(tagPatientName, false, "*^MUSTI\\*^REX")}, {key(tagPatientName, false, "*^J")},
+		{key(tagPatientName, false, "*^レックス")}, {key(tagPatientName, false, "*^PORRI=MAK*")}, {key(tagPatientName, false, "?*^REX")},
 		{key(tagPatientName, false, "MAK*"), key(tagSPSStartDate, true, "20261115-20261117")},
 		{key(tagPatientName, false, "SMITH*"), key(tagModality, true, "US")},
 		{key(tagPatientName, false, "SMITH*"), key(tagPatientID, false, "P-1")},
@@ -202,7 +206,9 @@ func TestIndexNarrows(t *testing.T) {
 		{[]Key{key(tagAccessionNumber, false, `A17\P5`)}, 5},
 		{[]Key{key(tagAccessionNumber, false, "A1*")}, -1},
 		{[]Key{key(tagStudyInstanceUID, false, "1.2.*")}, 0}, // * is a character in a UID
-		{[]Key{key(tagPatientName, false, "*^PET7")}, -1},
+		{[]Key{key(tagPatientName, false, "*^PET7")}, 1},
+		{[]Key{key(tagPatientName, false, "*^PET7*")}, 11}, // PET7, PET70..79
+		{[]Key{key(tagPatientName, false, "*PET7")}, -1},
 		{[]Key{key(tagPatientName, false, "OWNER3*"), key(tagSPSStartDate, true, "20261105")}, -1},
 	}
 	for _, c := range cases {

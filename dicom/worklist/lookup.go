@@ -24,44 +24,67 @@ func newLookups() []lookup {
 	return []lookup{newNameLookup(), newIDLookup()}
 }
 
-// nameLookup files entries by the first component of each folded group of
-// their patient name (the owner's family name in the veterinary form), so a
-// name pattern's leading literal finds its bucket or the buckets it begins.
+// nameLookup files entries by the components of each folded group of their
+// patient name: the first (the owner's family name in the veterinary form)
+// in one table, the later ones (the animal's name) in another. A name
+// pattern's leading literal finds its buckets in the first; a pattern
+// *^LITERAL..., as a console sends for an animal's name, in the second.
 type nameLookup struct {
-	a *attr
-	m map[string][]*entry
+	a     *attr
+	first map[string][]*entry
+	later map[string][]*entry
 }
 
 func newNameLookup() *nameLookup {
-	return &nameLookup{a: lookupAttr(tagPatientName, false), m: map[string][]*entry{}}
+	return &nameLookup{a: lookupAttr(tagPatientName, false),
+		first: map[string][]*entry{}, later: map[string][]*entry{}}
 }
 
 func (l *nameLookup) groups(e *entry) []string { return e.names[l.a.nameSlot] }
 
-// families returns the distinct first components of e's name groups.
-func (l *nameLookup) families(e *entry) []string {
-	var out []string
+// components returns the distinct first and the distinct later components
+// of e's name groups.
+func (l *nameLookup) components(e *entry) (first, later []string) {
 	for _, g := range l.groups(e) {
-		f, _, _ := strings.Cut(g, "^")
-		if !contains(out, f) {
-			out = append(out, f)
+		f, rest, more := strings.Cut(g, "^")
+		if !contains(first, f) {
+			first = append(first, f)
+		}
+		for more {
+			var c string
+			c, rest, more = strings.Cut(rest, "^")
+			if !contains(later, c) {
+				later = append(later, c)
+			}
 		}
 	}
-	return out
+	return first, later
 }
 
 func (l *nameLookup) add(e *entry) {
-	for _, f := range l.families(e) {
-		l.m[f] = append(l.m[f], e)
-	}
+	first, later := l.components(e)
+	file(l.first, first, e)
+	file(l.later, later, e)
 }
 
 func (l *nameLookup) remove(e *entry) {
-	for _, f := range l.families(e) {
-		if b := without(l.m[f], e); len(b) > 0 {
-			l.m[f] = b
+	first, later := l.components(e)
+	unfile(l.first, first, e)
+	unfile(l.later, later, e)
+}
+
+func file(m map[string][]*entry, keys []string, e *entry) {
+	for _, k := range keys {
+		m[k] = append(m[k], e)
+	}
+}
+
+func unfile(m map[string][]*entry, keys []string, e *entry) {
+	for _, k := range keys {
+		if b := without(m[k], e); len(b) > 0 {
+			m[k] = b
 		} else {
-			delete(l.m, f)
+			delete(m, k)
 		}
 	}
 }
@@ -72,37 +95,46 @@ func (l *nameLookup) candidates(p *pred) ([][]*entry, int, func(*entry) bool, bo
 	}
 	var out [][]*entry
 	n := 0
+	usedLater := false
 	for _, v := range p.vals {
-		key, exact, ok := familyKey(v)
+		m := l.first
+		key, exact, ok := componentKey(v)
 		if !ok {
-			return nil, 0, nil, false
+			after, isLater := laterPattern(v)
+			if !isLater {
+				return nil, 0, nil, false
+			}
+			if key, exact, ok = componentKey(after); !ok {
+				return nil, 0, nil, false
+			}
+			m, usedLater = l.later, true
 		}
 		if exact {
-			if b := l.m[key]; len(b) > 0 {
+			if b := m[key]; len(b) > 0 {
 				out = append(out, b)
 				n += len(b)
 			}
 			continue
 		}
-		for k, b := range l.m {
+		for k, b := range m {
 			if strings.HasPrefix(k, key) {
 				out = append(out, b)
 				n += len(b)
 			}
 		}
 	}
-	// Distinct keys are distinct buckets, so only a name with two groups, or
-	// two values picking the same bucket, meets an entry twice.
-	return out, n, func(e *entry) bool { return len(p.vals) > 1 || len(l.groups(e)) > 1 }, true
+	// Distinct keys of one table are distinct buckets, so only a name with
+	// two groups or two later components, or two values, meets an entry twice.
+	return out, n, func(e *entry) bool { return usedLater || len(p.vals) > 1 || len(l.groups(e)) > 1 }, true
 }
 
-// familyKey says where a name group matching pattern v (as compile prepared
-// it) is filed. A group matches v or v^* (testName), and a glob match starts
-// with the pattern's literal prefix, so the group's first component is
-// exactly that prefix's text before a ^, or v itself when v has no wildcard
-// and no ^, or else begins with the literal prefix. A leading wildcard leaves
-// nothing to look up.
-func familyKey(v string) (key string, exact, ok bool) {
+// componentKey says under which key of its table a component matching
+// pattern v (as compile prepared it) is filed. A group matches v or v^*
+// (testName), and a glob match starts with the pattern's literal prefix, so
+// the component is exactly that prefix's text before a ^, or v itself when v
+// has no wildcard and no ^, or else begins with the literal prefix. A
+// leading wildcard leaves nothing to look up.
+func componentKey(v string) (key string, exact, ok bool) {
 	lit := v
 	if i := strings.IndexAny(v, "*?"); i >= 0 {
 		lit = v[:i]
@@ -114,6 +146,13 @@ func familyKey(v string) (key string, exact, ok bool) {
 		return v, true, true
 	}
 	return lit, false, lit != ""
+}
+
+// laterPattern recognises *^R: a group matching it, or *^R^*, has a ^
+// followed by text matching R (then the end, or a ^), so a later component
+// is filed as componentKey(R) says.
+func laterPattern(v string) (string, bool) {
+	return strings.CutPrefix(strings.TrimLeft(v, "*"), "^")
 }
 
 // idLookup files entries under every identifier of a patient or an order
