@@ -48,6 +48,9 @@ type Options struct {
 	// or a private file where no keyring exists.
 	TokenStore signin.TokenStore
 	Now        func() time.Time
+	// ForCommand opens the installation for one command while nothing
+	// runs: lasting notices (a repaired database) are left for the app.
+	ForCommand bool
 }
 
 // App is one open VetBridge installation.
@@ -58,6 +61,7 @@ type App struct {
 	notifier Notifier
 	openURL  func(string) error
 	override func(*Config)
+	command  bool
 	store    *store.Store
 	repo     *records.Repo
 	wl       *worklist.Service
@@ -119,7 +123,7 @@ func Open(opts Options) (*App, error) {
 	}
 	a := &App{
 		dir: opts.DataDir, log: opts.Logger, now: opts.Now, notifier: opts.Notifier,
-		openURL: opts.OpenURL, override: opts.Override, store: st, dicomReload: make(chan struct{}, 1),
+		openURL: opts.OpenURL, override: opts.Override, command: opts.ForCommand, store: st, dicomReload: make(chan struct{}, 1),
 		stored: stored, cfg: effective(stored, opts.Override), tokens: opts.TokenStore,
 		tokensFixed: opts.TokenStore != nil, seen: map[string]bool{},
 	}
@@ -128,6 +132,7 @@ func Open(opts Options) (*App, error) {
 	}
 	a.status.State = StateSignedOut
 	a.status.Message = "Sign in to Provet Cloud to receive referrals."
+	a.reportRecovery()
 	a.repo, err = records.Open(st, a.log, func() { a.hub.publish(Event{Kind: EventReferrals}) })
 	if err != nil {
 		st.Close()
@@ -143,6 +148,27 @@ func Open(opts Options) (*App, error) {
 	a.devices = devices.Open(st, a.log)
 	a.wire()
 	return a, nil
+}
+
+// reportRecovery tells the technician, once, that the database was found
+// damaged and rebuilt: what was kept, where the old file went.
+func (a *App) reportRecovery() {
+	r := a.store.Recovery()
+	if r == nil {
+		return
+	}
+	a.log.Warn(r.Message(), "reason", r.Reason, "moved_to", r.MovedTo, "outbox_kept", r.OutboxKept,
+		"outbox_lost", r.OutboxLost, "items_dropped", r.ItemsDropped)
+	// Said first, before "sign in": the first sync replaces it, and the
+	// notification and the log keep it.
+	a.status.Message = r.Message()
+	if a.command {
+		return
+	}
+	a.notify("VetBridge repaired its database", r.Message())
+	if err := a.store.DismissRecovery(); err != nil {
+		a.log.Warn("the repair notice will show again at the next start", "err", err)
+	}
 }
 
 // wire builds the services from their parts.
@@ -333,11 +359,14 @@ func signal(ch chan struct{}) {
 func (a *App) SyncNow() { a.sync.Now() }
 
 // MarkDone is the technician's "done" for an order no modality reported:
-// the durable outbox carries it to Provet.
-func (a *App) MarkDone(ctx context.Context, key string) error {
+// the durable outbox carries it to Provet once undoUntil has passed.
+func (a *App) MarkDone(ctx context.Context, key string) (undoUntil time.Time, err error) {
 	who := a.Status().SignedInAs
 	return a.out.MarkDone(key, nonEmpty(who, "the technician"))
 }
+
+// UndoMarkDone takes a MarkDone back before its undoUntil.
+func (a *App) UndoMarkDone(ctx context.Context, key string) error { return a.out.UndoMarkDone(key) }
 
 // Shutdown is the UI's Quit: it stops Run (the DICOM server releases its
 // associations and port) and waits for it, at most until ctx ends.

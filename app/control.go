@@ -13,7 +13,6 @@ import (
 
 	"github.com/vetbridge/vetbridge/app/localapi"
 	"github.com/vetbridge/vetbridge/app/platform"
-	"github.com/vetbridge/vetbridge/app/provet"
 )
 
 // ErrRunning means another VetBridge holds the data directory.
@@ -44,6 +43,10 @@ type Control interface {
 	SignOut(ctx context.Context) error
 	// Doctor checks the Provet connection and writes its report to w.
 	Doctor(ctx context.Context, w io.Writer) error
+	// Statuses lists the tenant's status values; ConfirmStatuses records
+	// that a person checked the survey's meanings in Provet.
+	Statuses(ctx context.Context) (StatusReport, error)
+	ConfirmStatuses(ctx context.Context, s StatusSurvey) error
 	Devices(ctx context.Context) ([]Device, error)
 	AllowDevice(ctx context.Context, callingAE string, addrs []string) error
 	RemoveDevice(ctx context.Context, callingAE string) error
@@ -75,7 +78,7 @@ func Connect(ctx context.Context, o ConnectOptions) (Control, error) {
 		if r, err := dialRemote(ctx, o.DataDir); err == nil {
 			return r, nil
 		}
-		a, err := Open(Options{DataDir: o.DataDir, Logger: o.Logger, OpenURL: o.OpenURL})
+		a, err := Open(Options{DataDir: o.DataDir, Logger: o.Logger, OpenURL: o.OpenURL, ForCommand: true})
 		if err == nil {
 			return direct{a}, nil
 		}
@@ -148,6 +151,12 @@ func (d direct) Doctor(ctx context.Context, w io.Writer) error { return d.a.Doct
 
 func (d direct) Devices(ctx context.Context) ([]Device, error) { return d.a.Devices(), nil }
 
+func (d direct) Statuses(ctx context.Context) (StatusReport, error) { return d.a.Statuses(ctx) }
+
+func (d direct) ConfirmStatuses(ctx context.Context, s StatusSurvey) error {
+	return d.a.ConfirmStatuses(ctx, s)
+}
+
 func (d direct) AllowDevice(ctx context.Context, callingAE string, addrs []string) error {
 	return d.a.AllowDevice(ctx, callingAE, addrs)
 }
@@ -186,20 +195,6 @@ func (a *App) ExplainAccession(accession, callingAE string) ([]Explanation, erro
 		out = append(out, a.Explain(key, dev))
 	}
 	return out, nil
-}
-
-// Doctor checks the Provet connection as sync uses it and writes the report.
-func (a *App) Doctor(ctx context.Context, w io.Writer) error {
-	a.restoreSession(ctx)
-	if a.provetClient() == nil {
-		fmt.Fprintln(w, "No stored Provet sign-in; signing in first.")
-		if _, err := a.signIn(ctx, func(u string, _ time.Time) {
-			fmt.Fprintf(w, "Open this address in a browser to sign in to Provet:\n%s\n", u)
-		}); err != nil {
-			return err
-		}
-	}
-	return provet.Diagnose(ctx, a.provetClient(), w)
 }
 
 // absDir makes a directory a command names absolute, so the running

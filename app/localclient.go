@@ -219,3 +219,13 @@ func (r *remote) AllowDevice(ctx context.Context, callingAE string, addrs []stri
 func (r *remote) RemoveDevice(ctx context.Context, callingAE string) error {
 	return r.call(ctx, http.MethodPost, "devices/remove", deviceRequest{CallingAE: callingAE}, nil)
 }
+
+func (r *remote) Statuses(ctx context.Context) (StatusReport, error) {
+	var out StatusReport
+	err := r.call(ctx, http.MethodGet, "statuses", nil, &out)
+	return out, err
+}
+
+func (r *remote) ConfirmStatuses(ctx context.Context, s StatusSurvey) error {
+	return r.call(ctx, http.MethodPost, "statuses/confirm", s, nil)
+}

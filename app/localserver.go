@@ -137,6 +137,16 @@ func (a *App) localHandler() http.Handler {
 			reply(w, struct{}{}, a.RemoveDevice(r.Context(), req.CallingAE))
 		}
 	})
+	mux.HandleFunc("GET "+apiPrefix+"statuses", func(w http.ResponseWriter, r *http.Request) {
+		rep, err := a.Statuses(r.Context())
+		reply(w, rep, err)
+	})
+	mux.HandleFunc("POST "+apiPrefix+"statuses/confirm", func(w http.ResponseWriter, r *http.Request) {
+		var s StatusSurvey
+		if decode(w, r, &s) {
+			reply(w, struct{}{}, a.ConfirmStatuses(r.Context(), s))
+		}
+	})
 	mux.HandleFunc("POST "+apiPrefix+"signin", a.serveSignIn)
 	mux.HandleFunc("POST "+apiPrefix+"signout", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, struct{}{}, a.SignOut(r.Context()))

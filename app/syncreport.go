@@ -11,6 +11,7 @@ import (
 	"github.com/vetbridge/vetbridge/app/provet"
 	"github.com/vetbridge/vetbridge/app/provetsync"
 	"github.com/vetbridge/vetbridge/app/records"
+	"github.com/vetbridge/vetbridge/app/signin"
 	"github.com/vetbridge/vetbridge/dicom/mpps"
 )
 
@@ -25,6 +26,7 @@ func (a *App) syncSettings() provetsync.Settings {
 		Mapping:      cfg.ItemMapping(),
 		PollInterval: time.Duration(cfg.PollInterval),
 		Reconcile:    time.Duration(cfg.Reconcile),
+		StatusForm:   cfg.Provet.StatusFilter,
 	}
 }
 
@@ -52,11 +54,20 @@ func (r syncReport) Synced(res provetsync.Result) {
 		a.mu.Unlock()
 	}
 	a.notifyNew(res.New, res.Summarise)
-	msg := ""
-	if len(res.Missing) > 0 {
-		msg = "Provet did not allow reading everything; some fields stay empty. Ask the clinic's Provet administrator to grant: " +
-			strings.Join(res.Missing, "; ") + "."
+	var notes []string
+	if len(res.UnknownStatuses) > 0 {
+		n := 0
+		for _, c := range res.UnknownStatuses {
+			n += c
+		}
+		notes = append(notes, fmt.Sprintf("%s in Provet %s a status VetBridge does not know, so %s not on the worklist: check Provet's status values in Settings (or `vetbridge statuses`).",
+			plural(n, "order", "orders"), map[bool]string{true: "has", false: "have"}[n == 1], map[bool]string{true: "it is", false: "they are"}[n == 1]))
 	}
+	if len(res.Missing) > 0 {
+		notes = append(notes, "Provet did not allow reading everything; some fields stay empty. Ask the clinic's Provet administrator to grant: "+
+			strings.Join(res.Missing, "; ")+".")
+	}
+	msg := strings.Join(notes, " ")
 	a.setStatus(func(s *Status) {
 		if s.State != StateSignedOut {
 			s.State = StateOK
@@ -73,7 +84,7 @@ func (r syncReport) Failed(err error, lastOK time.Time) {
 		last = lastOK.Format("15:04")
 	}
 	switch {
-	case errors.Is(err, provet.ErrUnauthorized):
+	case errors.Is(err, provet.ErrUnauthorized), errors.Is(err, signin.ErrSignInAgain):
 		a.log.Warn("Provet refused the sync", "err", err)
 		a.setStatus(func(s *Status) {
 			s.State = StateSignedOut

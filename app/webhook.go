@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/vetbridge/vetbridge/app/provet"
 	"time"
 )
 
@@ -27,7 +29,7 @@ func (a *App) runWebhook(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("webhook receiver cannot listen on %s: %w", listen, err)
 	}
-	srv := &http.Server{Handler: a.webhookHandler(a.sync.Now), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: a.webhookHandler(a.sync.Hook), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -41,20 +43,35 @@ func (a *App) runWebhook(ctx context.Context) error {
 	return nil
 }
 
-func (a *App) webhookHandler(trigger func()) http.Handler {
+func (a *App) webhookHandler(hook func(worklistID int64)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			http.Error(w, "POST only", http.StatusMethodNotAllowed)
 			return
 		}
+		// The token travels in the URL (Provet can be given only a URL): it
+		// is compared in constant time and never logged.
 		if secret := a.Effective().Webhook.Secret; secret != "" &&
 			subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("token")), []byte(secret)) != 1 {
 			http.Error(w, "unknown sender", http.StatusForbidden)
 			return
 		}
-		// Provet retries anything but a quick 200; the body is not needed.
-		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<10))
-		trigger()
+		body, err := io.ReadAll(io.LimitReader(r.Body, provet.MaxWebhookBody+1))
+		if err != nil {
+			http.Error(w, "unreadable body", http.StatusBadRequest)
+			return
+		}
+		ev, err := provet.ParseWebhook(r.Header.Get("Content-Type"), body)
+		if err != nil {
+			// A 4xx, not a 5xx: Provet would retry a body that cannot
+			// get better; the next poll finds the change anyway.
+			a.log.Warn("Provet webhook not understood; the next poll catches up", "err", err)
+			http.Error(w, "not a worklist webhook", http.StatusBadRequest)
+			return
+		}
+		// The sync reads the truth from the API: create and update hooks,
+		// duplicates and hooks for deleted orders are all harmless.
+		hook(ev.WorklistID)
 		w.WriteHeader(http.StatusOK)
 	})
 }

@@ -19,7 +19,11 @@ func TestWebhookTriggersOneSyncAndAnswersAtOnce(t *testing.T) {
 	}
 	defer a.Close()
 	var triggered atomic.Int32
-	h := a.webhookHandler(func() { triggered.Add(1) })
+	h := a.webhookHandler(func(id int64) {
+		if id == 17 {
+			triggered.Add(1)
+		}
+	})
 	post := func(target string) int {
 		body := url.Values{"diagnosticimagingworklist_id": {"17"}, "provet_id": {"4"}}.Encode()
 		req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
@@ -40,9 +44,16 @@ func TestWebhookTriggersOneSyncAndAnswersAtOnce(t *testing.T) {
 		}
 	}
 	if n := triggered.Load(); n != 2 {
-		t.Fatalf("two accepted hooks asked for %d syncs, want 2 (the sync loop coalesces them)", n)
+		t.Fatalf("two accepted hooks named order 17 %d times, want 2 (the sync engine reads it once)", n)
 	}
+	bad := httptest.NewRequest(http.MethodPost, "/hook?token=s3cret", strings.NewReader(`{"something":"else"}`))
+	bad.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, bad)
+	if rec.Code != http.StatusBadRequest || triggered.Load() != 2 {
+		t.Fatalf("a body naming no order: %d, want 400 and no read", rec.Code)
+	}
+	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/hook?token=s3cret", nil))
 	if rec.Code != http.StatusMethodNotAllowed {
 		t.Fatalf("GET: %d", rec.Code)

@@ -49,7 +49,7 @@ func TestCrashChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The simulator speaks the status values VetBridge assumes.
-	if err := a.ConfirmStatuses(); err != nil {
+	if err := a.ConfirmDefaultStatuses(); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

@@ -126,10 +126,13 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 		sim.Close()
 		return nil, err
 	}
-	// The simulator speaks the status values VetBridge assumes, so the demo
-	// confirms them itself; a real tenant's must be checked by a person.
-	if err := a.ConfirmStatuses(); err != nil {
-		o.Logger.Warn("demo status values not confirmed", "err", err)
+	// A simulator that speaks the status values VetBridge assumes is
+	// confirmed by the demo itself; a tenant with other values (a quirk)
+	// must be checked by a person, as a real one.
+	if speaksDefaultStatuses(so.Quirks.StatusCodes) {
+		if err := a.ConfirmDefaultStatuses(); err != nil {
+			o.Logger.Warn("demo status values not confirmed", "err", err)
+		}
 	}
 	if _, err := a.Login(ctx); err != nil {
 		a.Close()
@@ -162,4 +165,15 @@ func playBrowser(u string) error {
 		}
 	}()
 	return nil
+}
+
+// speaksDefaultStatuses says whether the simulator's tenant uses the status
+// numbers VetBridge's mapping assumes.
+func speaksDefaultStatuses(c provetsim.StatusCodes) bool {
+	for st := 1; st <= 4; st++ {
+		if c.Wire(st) != st {
+			return false
+		}
+	}
+	return true
 }

@@ -14,11 +14,11 @@ import (
 // Provet permissions a technician may lack, named as Provet's user
 // settings name them, so the clinic's administrator knows what to grant.
 const (
-	permImaging     = "Diagnostic imaging: Diagnostic imaging referrals"
-	permSettings    = "Settings: Integration settings"
-	permCalendar    = "Calendar: Appointments"
-	permUserProfile = "Profile: User profile page"
-	permPatients    = "Patients and clients"
+	permImaging     = provet.PermImaging
+	permSettings    = provet.PermIntegration
+	permCalendar    = provet.PermCalendar
+	permUserProfile = provet.PermUserProfile
+	permPatients    = provet.PermPatients
 )
 
 // permissions collects the permissions a round's lookups were refused.
@@ -148,7 +148,7 @@ func (e *Engine) resolve(ctx context.Context, c *provet.Client, perms *permissio
 	o := order{Worklist: w}
 	var err error
 	if !w.Referral.IsZero() {
-		o.Referral, err = inlineOr(w.Referral, c.Mapping().DecodeReferral, func() (*provet.ImagingReferral, error) {
+		o.Referral, err = inlineOr(c, provet.KindReferral, w.Referral, c.Mapping().DecodeReferral, func() (*provet.ImagingReferral, error) {
 			return c.Referral(ctx, w.Referral.ID)
 		})
 		if err = perms.degrade(err, permImaging); err != nil && !errors.Is(err, provet.ErrNotFound) {
@@ -173,7 +173,7 @@ func (e *Engine) resolveAppointment(ctx context.Context, c *provet.Client, perms
 		return nil
 	}
 	var err error
-	o.Appointment, err = inlineOr(appt, provet.DecodeAppointment, func() (*provet.Appointment, error) {
+	o.Appointment, err = inlineOr(c, provet.KindAppointment, appt, provet.DecodeAppointment, func() (*provet.Appointment, error) {
 		return c.Appointment(ctx, appt.ID)
 	})
 	if err = perms.degrade(err, permCalendar); err != nil && !errors.Is(err, provet.ErrNotFound) {
@@ -185,10 +185,13 @@ func (e *Engine) resolveAppointment(ctx context.Context, c *provet.Client, perms
 func (e *Engine) resolvePatient(ctx context.Context, c *provet.Client, perms *permissions, o *order) error {
 	w := o.Worklist
 	var err error
-	if !w.Patient.IsZero() {
-		o.Patient, err = inlineOr(w.Patient, provet.DecodePatient, func() (*provet.Patient, error) {
-			return c.Patient(ctx, w.Patient.ID)
-		})
+	// Through the consultation when the order has no patient link of its
+	// own, as Provet's RIS guide reads it.
+	o.Patient, err = c.PatientOf(ctx, w)
+	switch {
+	case errors.Is(err, provet.ErrNoPatient):
+		e.o.Log.Warn("order names no patient; it is served without one", "worklist_id", w.ID)
+	case err != nil:
 		if err = perms.degrade(err, permPatients); err != nil {
 			return err
 		}
@@ -200,7 +203,7 @@ func (e *Engine) resolvePatient(ctx context.Context, c *provet.Client, perms *pe
 	if owner.IsZero() {
 		return nil
 	}
-	o.Owner, err = inlineOr(owner, provet.DecodeOwner, func() (*provet.Owner, error) {
+	o.Owner, err = inlineOr(c, provet.KindOwner, owner, provet.DecodeOwner, func() (*provet.Owner, error) {
 		return c.Owner(ctx, owner.ID)
 	})
 	if err = perms.degrade(err, permPatients); err != nil && !errors.Is(err, provet.ErrNotFound) {
@@ -237,22 +240,17 @@ func (e *Engine) resolveNames(ctx context.Context, c *provet.Client, perms *perm
 }
 
 // inlineOr decodes a relation Provet inlined (?expose_...), or fetches it
-// when Provet sent only its URL or the inlined form cannot be read.
-func inlineOr[T any](ref provet.Ref, decode func([]byte) (*T, error), fetch func() (*T, error)) (*T, error) {
-	if len(ref.Inline) > 0 {
+// when Provet sent only its URL, or an inlined copy that lacks keys the
+// modality needs (Provet's expose_ may show only "some of the inner
+// fields"), or one that cannot be read.
+func inlineOr[T any](c *provet.Client, kind provet.Kind, ref provet.Ref, decode func([]byte) (*T, error), fetch func() (*T, error)) (*T, error) {
+	if len(ref.Inline) > 0 && c.Mapping().InlineUsable(kind, ref) {
 		if v, err := decode(ref.Inline); err == nil {
 			return v, nil
 		}
 	}
 	return fetch()
 }
-
-// exposeRelations asks Provet to inline what every order needs, so a sync
-// costs a list request per page instead of several detail requests per
-// order. Provet documents ?expose_ for its API; for relations it does not
-// inline on this endpoint, the URLs come back and are fetched as before.
-var exposeRelations = []string{"patient", "client", "referral", "appointment",
-	"requesting_user", "supervising_veterinarian", "modality", "target_areas"}
 
 // nameCache holds the small, slowly changing objects every order refers to.
 // The resolve workers share it.
@@ -283,7 +281,7 @@ func (n *nameCache) user(ctx context.Context, c *provet.Client, ref provet.Ref, 
 	if ok {
 		return u, nil
 	}
-	u, err := inlineOr(ref, provet.DecodeUser, func() (*provet.User, error) { return c.User(ctx, ref.ID) })
+	u, err := inlineOr(c, provet.KindUser, ref, provet.DecodeUser, func() (*provet.User, error) { return c.User(ctx, ref.ID) })
 	if errors.Is(err, provet.ErrNotFound) {
 		u, err = nil, nil // a deleted user must not block the order
 	}

@@ -20,10 +20,6 @@ import (
 
 const (
 	metaCursor = "sync.cursor" // newest Provet `modified` applied, RFC 3339
-	// deltaOverlap re-reads a little before the cursor: Provet's filter has
-	// minute precision and clocks are not exact. Duplicates are recognised
-	// by their unchanged `modified` and cost nothing but bytes.
-	deltaOverlap = 2 * time.Minute
 	// syncBatch is how many changed orders are resolved and saved at a time,
 	// so a long first sync fills the modalities' worklist progressively.
 	syncBatch = 50
@@ -45,6 +41,9 @@ type Settings struct {
 	Mapping      Mapping
 	PollInterval time.Duration
 	Reconcile    time.Duration
+	// StatusForm is how this tenant's status filter is spelt (doctor finds
+	// out); the client checks statuses on our side whatever Provet does.
+	StatusForm provet.StatusFilterForm
 }
 
 // Result is what one successful round did.
@@ -59,6 +58,10 @@ type Result struct {
 	// Missing names the Provet permissions whose lookups were refused; the
 	// affected fields were left empty.
 	Missing []string
+	// UnknownStatuses counts, by raw value, the orders Provet listed with a
+	// status the mapping does not know: they are not on the worklist, and
+	// the technician must be told rather than shown a shorter list.
+	UnknownStatuses map[string]int
 }
 
 // Reporter hears how rounds go; its methods run on the sync goroutine.
@@ -87,11 +90,13 @@ type Engine struct {
 	lastFull time.Time
 	lastOK   time.Time
 	names    *nameCache
+	hooks    hooks
 }
 
 // New returns an Engine; Run polls.
 func New(o Options) *Engine {
-	return &Engine{o: o, wake: make(chan struct{}, 1), names: newNameCache()}
+	return &Engine{o: o, wake: make(chan struct{}, 1), names: newNameCache(),
+		hooks: hooks{pending: map[int64]bool{}, read: map[int64]time.Time{}, wake: make(chan struct{}, 1)}}
 }
 
 // Now asks for a round at once.
@@ -115,17 +120,40 @@ func (e *Engine) Remap() {
 func (e *Engine) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var hookTimer <-chan time.Time
 	for {
+		hooked := false
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-timer.C:
 		case <-e.wake:
+		case <-e.hooks.wake:
+			hooked = true
+		case <-hookTimer:
+			hooked = true
 		}
-		if c := e.o.Client(); c != nil {
-			if err := e.Once(ctx, c); err != nil && ctx.Err() == nil {
-				e.o.Report.Failed(err, e.lastOK)
+		c := e.o.Client()
+		if c == nil {
+			if !hooked {
+				timer.Reset(max(e.o.Settings().PollInterval, 5*time.Second))
 			}
+			continue
+		}
+		if hooked {
+			// One order, not a round: the poll keeps its own rhythm.
+			next, err := e.refreshHooked(ctx, c)
+			if err != nil && ctx.Err() == nil {
+				e.o.Log.Warn("webhook order not read; the next poll catches up", "err", err)
+			}
+			hookTimer = nil
+			if next > 0 {
+				hookTimer = time.After(next)
+			}
+			continue
+		}
+		if err := e.Once(ctx, c); err != nil && ctx.Err() == nil {
+			e.o.Report.Failed(err, e.lastOK)
 		}
 		timer.Reset(max(e.o.Settings().PollInterval, 5*time.Second))
 	}
@@ -140,7 +168,7 @@ func (e *Engine) Once(ctx context.Context, c *provet.Client) error {
 	full := !hasCursor || remap || now.Sub(e.lastFull) >= set.Reconcile
 	e.o.Report.Syncing()
 
-	changed, listed, newest, err := e.list(ctx, c, set.Mapping, full, remap, cursor)
+	changed, listed, newest, unknown, err := e.list(ctx, c, set, full, remap, cursor)
 	if err != nil {
 		if remap {
 			e.remap.Store(true) // not done: try again next time
@@ -157,7 +185,7 @@ func (e *Engine) Once(ctx context.Context, c *provet.Client) error {
 	// Soonest and newest first, so today's patients reach the modalities first.
 	slices.SortFunc(changed, func(x, y *provet.WorklistItem) int { return y.Created.Compare(x.Created) })
 
-	res := Result{At: now, Full: full}
+	res := Result{At: now, Full: full, UnknownStatuses: unknown}
 	missing := &permissions{}
 	for start := 0; start < len(changed); start += syncBatch {
 		batch := changed[start:min(start+syncBatch, len(changed))]
@@ -170,6 +198,9 @@ func (e *Engine) Once(ctx context.Context, c *provet.Client) error {
 		}
 		res.New = append(res.New, added...)
 		res.Changed += len(recs) + len(deletes)
+	}
+	if len(unknown) > 0 {
+		e.o.Log.Warn("Provet lists orders with status values the mapping does not know; they are left off the worklist", "values", fmt.Sprint(unknown))
 	}
 	if err := e.saveCursor(cursor, hasCursor, newest, now); err != nil {
 		return err
@@ -189,14 +220,13 @@ func (e *Engine) Once(ctx context.Context, c *provet.Client) error {
 
 // list reads the open set (full) or what changed since the cursor, and
 // returns the orders that differ from what is stored.
-func (e *Engine) list(ctx context.Context, c *provet.Client, m Mapping, full, remap bool, cursor time.Time) (changed []*provet.WorklistItem, listed map[int64]bool, newest time.Time, err error) {
-	// Small pages: Provet charges a page of 1000 as 20 requests, however
-	// few orders it holds.
-	q := provet.WorklistQuery{PageSize: provet.DefaultPageSize, Expose: exposeRelations}
+func (e *Engine) list(ctx context.Context, c *provet.Client, set Settings, full, remap bool, cursor time.Time) (changed []*provet.WorklistItem, listed map[int64]bool, newest time.Time, unknown map[string]int, err error) {
+	m := set.Mapping
+	// Small pages (the default): Provet charges a page of 1000 as 20
+	// requests, however few orders it holds.
+	q := provet.DeltaQuery(cursor, set.StatusForm)
 	if full {
-		q.Statuses = []provet.Status{provet.StatusRequested, provet.StatusInProgress}
-	} else {
-		q.ModifiedSince = cursor.Add(-deltaOverlap)
+		q = provet.FullQuery(set.StatusForm, 0)
 	}
 	listed = map[int64]bool{}
 	newest = cursor
@@ -205,7 +235,7 @@ func (e *Engine) list(ctx context.Context, c *provet.Client, m Mapping, full, re
 	// a sync that waits out a maintenance window's Retry-After.
 	listCtx, cancel := context.WithTimeout(ctx, listTimeout)
 	defer cancel()
-	_, err = c.ListWorklist(listCtx, q, func(w *provet.WorklistItem) error {
+	stats, err := c.ListWorklist(listCtx, q, func(w *provet.WorklistItem) error {
 		listed[w.ID] = true
 		if w.Modified.After(newest) {
 			newest = w.Modified
@@ -218,9 +248,9 @@ func (e *Engine) list(ctx context.Context, c *provet.Client, m Mapping, full, re
 		return nil
 	})
 	if err != nil {
-		return nil, nil, newest, fmt.Errorf("list Provet's imaging worklist: %w", err)
+		return nil, nil, newest, nil, fmt.Errorf("list Provet's imaging worklist: %w", err)
 	}
-	return changed, listed, newest, nil
+	return changed, listed, newest, stats.UnknownStatuses, nil
 }
 
 func (e *Engine) cursor() (time.Time, bool) {
@@ -240,7 +270,7 @@ func (e *Engine) saveCursor(cursor time.Time, hasCursor bool, newest, now time.T
 	switch {
 	case newest.After(cursor):
 	case !hasCursor:
-		newest = now.Add(-deltaOverlap)
+		newest = now.Add(-provet.DeltaOverlap)
 	default:
 		return nil
 	}

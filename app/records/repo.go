@@ -188,12 +188,16 @@ func (r *Repo) ForStep(step mpps.Step) (Record, bool) {
 		return Record{}, false
 	}
 	for _, ref := range refs {
-		si, ok, err := r.st.ItemByRef(refKey(ref.Field, ref.Value))
-		if err != nil || !ok {
-			continue
-		}
-		if rec, err := Decode(si.Data); err == nil && rec.OnWorklist() {
-			return rec, true
+		var found Record
+		_ = r.st.ItemsByRef(refKey(ref.Field, ref.Value), func(si store.Item) error {
+			if rec, err := Decode(si.Data); err == nil && rec.OnWorklist() {
+				found = rec
+				return errStop
+			}
+			return nil
+		})
+		if found.Item.Key != "" {
+			return found, true
 		}
 	}
 	return Record{}, false

@@ -63,6 +63,10 @@ type ProvetConfig struct {
 	RevokeURL    string   `json:"revoke_url,omitempty"`
 	// Mapping overrides for Provet's unpublished worklist schema (see app/provet/mapping.go).
 	Mapping map[string]string `json:"mapping,omitempty"`
+	// StatusFilter is how this tenant's status__in filter is spelt:
+	// "comma" (status__in=1,2), "brackets" (status__in=[1,2]) or "none";
+	// `vetbridge doctor` finds out and saves it.
+	StatusFilter provet.StatusFilterForm `json:"status_filter,omitzero"`
 }
 
 // DICOMConfig is the worklist server as the modalities see it.

@@ -71,6 +71,7 @@ type Writer struct {
 
 	stateMu sync.Mutex
 	state   State
+	undo    map[string]undoable // by referral key
 }
 
 // New returns a Writer; Run delivers its outbox.
@@ -220,30 +221,80 @@ func (w *Writer) setLocalStatus(rec records.Record, spsStatus, by string) {
 	}
 }
 
+// UndoWindow is how long a technician's "done" can be taken back: the
+// update waits in the outbox that long before it goes to Provet.
+const UndoWindow = 15 * time.Second
+
+// undoable is a MarkDone that can still be taken back.
+type undoable struct {
+	id    uint64 // outbox entry; 0 for a referral that is not Provet's
+	until time.Time
+	prev  string // the SPS status before
+}
+
 // MarkDone is the technician's "done" for an order no modality reported:
-// the same durable outbox carries it to Provet. by names the technician.
-func (w *Writer) MarkDone(key, by string) error {
+// the same durable outbox carries it to Provet once UndoWindow has passed.
+// by names the technician.
+func (w *Writer) MarkDone(key, by string) (undoUntil time.Time, err error) {
 	rec, ok := w.o.Repo.Get(key)
 	if !ok {
-		return fmt.Errorf("this referral is no longer on the worklist")
+		return time.Time{}, fmt.Errorf("this referral is no longer on the worklist")
 	}
 	if !rec.OnWorklist() {
-		return fmt.Errorf("Provet has already closed this order (%s); nothing was changed", rec.ProvetState)
+		return time.Time{}, fmt.Errorf("Provet has already closed this order (%s); nothing was changed", rec.ProvetState)
 	}
+	now := w.o.Now()
+	u := undoable{until: now.Add(UndoWindow), prev: nonEmpty(rec.Item.SPSStatus, "SCHEDULED")}
 	if rec.Source == records.SourceProvet {
-		u := Update{Key: key, WorklistID: int64(rec.ProvetID), Status: provet.StatusCompleted.String(),
-			Source: "manual", By: by, At: w.o.Now()}
-		p, err := json.Marshal(u)
+		up := Update{Key: key, WorklistID: int64(rec.ProvetID), Status: provet.StatusCompleted.String(),
+			Source: "manual", By: by, At: now}
+		p, err := json.Marshal(up)
 		if err != nil {
-			return err
+			return time.Time{}, err
 		}
-		if _, _, err := w.o.Repo.Store().Enqueue(store.Entry{DedupKey: "manual/" + key + "/completed", Payload: p}); err != nil {
-			return fmt.Errorf("could not queue the status update; try again: %w", err)
+		// A marking that was undone may be made again: each one is its own
+		// entry.
+		dedup := fmt.Sprintf("manual/%s/completed/%d", key, now.UnixNano())
+		st := w.o.Repo.Store()
+		if u.id, _, err = st.Enqueue(store.Entry{DedupKey: dedup, Payload: p}); err != nil {
+			return time.Time{}, fmt.Errorf("could not queue the status update; try again: %w", err)
 		}
-		w.Wake()
-		w.o.OnChange()
+		if err := st.MarkFailed(u.id, "held while it can be undone", u.until); err != nil {
+			return time.Time{}, fmt.Errorf("could not queue the status update; try again: %w", err)
+		}
 	}
+	w.stateMu.Lock()
+	if w.undo == nil {
+		w.undo = map[string]undoable{}
+	}
+	w.undo[key] = u
+	w.stateMu.Unlock()
 	w.setLocalStatus(rec, "COMPLETED", by)
+	w.Wake()
+	w.o.OnChange()
+	return u.until, nil
+}
+
+// UndoMarkDone takes a MarkDone back while UndoWindow lasts: the queued
+// update is dropped and the referral gets its earlier status again.
+func (w *Writer) UndoMarkDone(key string) error {
+	w.stateMu.Lock()
+	u, ok := w.undo[key]
+	delete(w.undo, key)
+	w.stateMu.Unlock()
+	if !ok || !w.o.Now().Before(u.until) {
+		return fmt.Errorf("too late to undo: the update has gone to Provet; change the status in Provet itself")
+	}
+	if u.id != 0 {
+		if err := w.o.Repo.Store().MarkSent(u.id); err != nil {
+			return fmt.Errorf("could not take the update back; change the status in Provet if it arrives: %w", err)
+		}
+	}
+	if rec, ok := w.o.Repo.Get(key); ok {
+		w.setLocalStatus(rec, u.prev, "undo")
+	}
+	w.Wake()
+	w.o.OnChange()
 	return nil
 }
 
