@@ -53,18 +53,19 @@ func TestMain(m *testing.M) {
 	fake := newFake()
 	fake.status = app.Status{State: app.StateOK, SignedInAs: "Anna", DICOMAddr: "VETBRIDGE@0.0.0.0:11112"}
 	fake.addrs = []string{"192.168.1.5"}
-	fake.subscribed = make(chan struct{})
-	go drive(fake)
+	subscribed := make(chan struct{})
+	fake.subscribed = subscribed
+	go drive(fake, subscribed)
 	smoke.runErr = Run(fake, Options{ShowWindow: true, StartView: ViewModalities, NoTray: true})
 	smoke.shutdowns = fake.count(&fake.shutdowns)
 	os.Exit(m.Run())
 }
 
 // drive acts as the app would once the window runs, then quits.
-func drive(fake *fakeBackend) {
+func drive(fake *fakeBackend, subscribed <-chan struct{}) {
 	defer fyne.Do(func() { fyne.CurrentApp().Quit() })
 	select {
-	case <-fake.subscribed:
+	case <-subscribed:
 	case <-time.After(30 * time.Second):
 		smoke.timedOut = "the UI never subscribed to the backend"
 		return
