@@ -23,6 +23,7 @@ var ErrRunning = errors.New("another VetBridge is running for this data director
 // opened directly. Both give the same answers, so a command's output does
 // not depend on whether the app is running.
 type Control interface {
+	imagingControl // images per referral and unmatched exams (images.go)
 	// Running says whether a VetBridge instance serves this installation.
 	Running() bool
 	Status(ctx context.Context) (Status, error)

@@ -147,6 +147,7 @@ func (a *App) localHandler() http.Handler {
 			reply(w, struct{}{}, a.ConfirmStatuses(r.Context(), s))
 		}
 	})
+	a.imagingAPI(mux)
 	mux.HandleFunc("POST "+apiPrefix+"signin", a.serveSignIn)
 	mux.HandleFunc("POST "+apiPrefix+"signout", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, struct{}{}, a.SignOut(r.Context()))

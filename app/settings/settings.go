@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vetbridge/vetbridge/app/pacs"
 	"github.com/vetbridge/vetbridge/app/provet"
 	"github.com/vetbridge/vetbridge/app/provetsync"
 )
@@ -39,6 +40,9 @@ type Config struct {
 	PatientName   string            `json:"patient_name"` // "owner^pet" (PS3.5 veterinary form) or "pet"
 	Notifications NotifyConfig      `json:"notifications"`
 	Webhook       WebhookConfig     `json:"webhook"`
+	// PACS is where the images go, asked whether each referral's have
+	// arrived: DICOM C-FIND (study root) or QIDO-RS; empty: no PACS.
+	PACS pacs.Config `json:"pacs"`
 	// SetupDone is set when the first-run questions have all been answered;
 	// until then nothing listens on the LAN.
 	SetupDone bool `json:"setup_done"`
@@ -350,6 +354,16 @@ func (c Config) Validate() error {
 	for i, m := range c.ModalityMap {
 		if m.Provet == "" || m.Modality == "" {
 			add(fmt.Sprintf("modality_map[%d]", i), "each row needs Provet's modality name and a DICOM modality code")
+		}
+	}
+	if err := c.PACS.Validate(); err != nil {
+		var pe pacs.ValidationError
+		if errors.As(err, &pe) {
+			for _, f := range pe {
+				add(f.Field, f.Message)
+			}
+		} else {
+			add("pacs", err.Error())
 		}
 	}
 	if err := c.Webhook.validate(); err != nil {
