@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vetbridge/vetbridge/app/provet"
+	"github.com/vetbridge/vetbridge/app/settings"
 	"github.com/vetbridge/vetbridge/app/signin"
 )
 
@@ -71,6 +72,19 @@ func (a *App) signinManager(ctx context.Context, cfg Config, waiting func(string
 	return m, tenant, err
 }
 
+// secretStore keeps a Client Credentials secret in the keyring entry of
+// its integration and tenant (a 0600 file where there is no keyring).
+func (a *App) secretStore(ctx context.Context, m *signin.Manager) signin.TokenStore {
+	a.mu.Lock()
+	fixed := a.tokensFixed
+	tokens := a.tokens
+	a.mu.Unlock()
+	if fixed {
+		return tokens // the demo's and the tests' memory store
+	}
+	return signin.OpenSecretStore(ctx, a.dir, signin.SecretAccount(a.Effective().Provet.ClientID, m.Endpoints()), a.log)
+}
+
 // restoreSession resumes the stored sign-in at start-up, so a restart needs
 // no browser.
 func (a *App) restoreSession(ctx context.Context) {
@@ -85,7 +99,13 @@ func (a *App) restoreSession(ctx context.Context) {
 		a.log.Warn("Provet connection settings are incomplete", "err", err)
 		return
 	}
-	sess, err := m.Restore(ctx)
+	var sess *signin.Session
+	if cfg.Provet.Grant == settings.GrantClientCredentials {
+		// The saved secret, without contacting Provet: start-up works offline.
+		sess, err = m.ClientCredentials(ctx, a.secretStore(ctx, m))
+	} else {
+		sess, err = m.Restore(ctx)
+	}
 	if err != nil {
 		if !errors.Is(err, signin.ErrNoToken) {
 			a.log.Warn("could not resume the Provet sign-in", "err", err)
@@ -103,14 +123,19 @@ func (a *App) signIn(ctx context.Context, waiting func(authURL string, until tim
 	if cfg.Provet.ClientID == "" {
 		return "", fmt.Errorf("enter the Provet client ID in Settings before signing in")
 	}
-	if a.openURL == nil && waiting == nil {
+	if a.openURL == nil && waiting == nil && cfg.Provet.Grant != settings.GrantClientCredentials {
 		return "", fmt.Errorf("no browser can be opened here; run `vetbridge login` to get the address to open")
 	}
 	m, tenant, err := a.signinManager(ctx, cfg, waiting)
 	if err != nil {
 		return "", err
 	}
-	sess, err := m.SignIn(ctx)
+	var sess *signin.Session
+	if cfg.Provet.Grant == settings.GrantClientCredentials {
+		sess, err = m.ClientCredentials(ctx, a.secretStore(ctx, m))
+	} else {
+		sess, err = m.SignIn(ctx)
+	}
 	if err != nil {
 		return "", err
 	}

@@ -285,11 +285,42 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.exchangeCode(w, r)
 	case "refresh_token":
 		s.refreshGrant(w, r)
+	case "client_credentials":
+		s.clientCredentialsGrant(w, r)
 	case "":
 		oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type is missing")
 	default:
-		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "supported: authorization_code, refresh_token")
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "supported: authorization_code, refresh_token, client_credentials")
 	}
+}
+
+// clientCredentialsGrant issues an access token, and no refresh token, to
+// the integration itself: its virtual user is the configured user.
+func (s *Server) clientCredentialsGrant(w http.ResponseWriter, r *http.Request) {
+	_, secret, basic := r.BasicAuth()
+	if u, err := url.QueryUnescape(secret); err == nil {
+		secret = u
+	}
+	if s.opts.ClientSecret == "" || !basic ||
+		subtle.ConstantTimeCompare([]byte(secret), []byte(s.opts.ClientSecret)) != 1 {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+		return
+	}
+	sc, ok := normaliseScope(r.PostForm.Get("scope"))
+	if !ok {
+		oauthError(w, http.StatusBadRequest, "invalid_scope", "allowed scopes are restapi and openid")
+		return
+	}
+	g := &grant{userID: s.opts.UserID, scope: sc, clientID: s.opts.ClientID}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	at := randomToken()
+	s.auth.access[at] = issued{g: g, expires: now.Add(s.opts.AccessTokenTTL)}
+	s.pruneLocked(now)
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": at, "token_type": "Bearer",
+		"expires_in": int64(math.Ceil(s.opts.AccessTokenTTL.Seconds())), "scope": sc})
 }
 
 func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request) {
@@ -520,7 +551,7 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		"revocation_endpoint":                   base + "revoke_token/",
 		"userinfo_endpoint":                     base + "userinfo/",
 		"response_types_supported":              []string{"code"},
-		"grant_types_supported":                 []string{"authorization_code", "refresh_token"},
+		"grant_types_supported":                 []string{"authorization_code", "refresh_token", "client_credentials"},
 		"code_challenge_methods_supported":      []string{"S256"},
 		"scopes_supported":                      allowedScopes,
 		"token_endpoint_auth_methods_supported": []string{"none"},

@@ -27,6 +27,9 @@ import (
 type Options struct {
 	ProvetID string // tenant id in every path; default "4"
 	ClientID string // the one registered public client; default "vetbridge-demo"
+	// ClientSecret enables the client_credentials grant for ClientID, with
+	// the secret sent by HTTP Basic as Provet prefers; empty: no such grant.
+	ClientSecret string
 
 	Referrals int              // referrals generated at start; default 0 (none). Negative: none.
 	Seed      uint64           // generator seed; the same seed and Now give the same data

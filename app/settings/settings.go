@@ -24,6 +24,12 @@ import (
 	"github.com/vetbridge/vetbridge/app/provetsync"
 )
 
+// Sign-in grants.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantClientCredentials = "client_credentials"
+)
+
 // FileName is the configuration file inside the data directory.
 const FileName = "config.json"
 
@@ -55,10 +61,15 @@ type Config struct {
 // ProvetConfig says which Provet Cloud tenant to talk to and as which
 // integration.
 type ProvetConfig struct {
-	Region       string   `json:"region"`   // "eu", "us", "enterprise" or "custom"
-	BaseURL      string   `json:"base_url"` // for "custom": https://host/<provet_id>/api/0.1/ or just https://host
-	ProvetID     string   `json:"provet_id"`
-	ClientID     string   `json:"client_id"`
+	Region   string `json:"region"`   // "eu", "us", "enterprise" or "custom"
+	BaseURL  string `json:"base_url"` // for "custom": https://host/<provet_id>/api/0.1/ or just https://host
+	ProvetID string `json:"provet_id"`
+	ClientID string `json:"client_id"`
+	// Grant is how VetBridge signs in: "" or "authorization_code" (the
+	// technician, in the browser, with PKCE) or "client_credentials" (the
+	// integration itself, for installs IT manages; its secret is kept in
+	// the keyring, never in this file).
+	Grant        string   `json:"grant,omitempty"`
 	ClientSecret string   `json:"client_secret,omitempty"`
 	RedirectPort int      `json:"redirect_port"` // 0: an ephemeral loopback port
 	Scopes       []string `json:"scopes"`
@@ -252,6 +263,11 @@ func Save(dir string, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if cfg.Provet.Grant == GrantClientCredentials {
+		// That secret is the integration's own credential: the keyring
+		// keeps it (package signin), a config file never.
+		cfg.Provet.ClientSecret = ""
+	}
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode configuration: %w", err)
@@ -316,6 +332,11 @@ func (c Config) Validate() error {
 	}
 	if c.Provet.ProvetID != "" && strings.ContainsAny(c.Provet.ProvetID, "/?# ") {
 		add("provet.provet_id", "the Provet ID is the number in your Provet address, e.g. 1234")
+	}
+	switch c.Provet.Grant {
+	case "", GrantAuthorizationCode, GrantClientCredentials:
+	default:
+		add("provet.grant", `choose "authorization_code" (a technician signs in) or "client_credentials" (the integration signs in)`)
 	}
 	if c.Provet.RedirectPort < 0 || c.Provet.RedirectPort > 65535 {
 		add("provet.redirect_port", "use 0 for any free port, or the port registered with Provet (1-65535)")
