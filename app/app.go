@@ -90,6 +90,8 @@ type App struct {
 	dicomAddr     string
 	dicomPort     int    // the port the worklist server listens on; 0 when it does not
 	notice        string // see Announce
+	offlineSince  time.Time
+	offlineTold   bool
 	stop          context.CancelFunc
 	done          chan struct{}
 }

@@ -1,12 +1,15 @@
 package app
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/vetbridge/vetbridge/app/provetsync"
 	"github.com/vetbridge/vetbridge/store"
 )
 
@@ -60,5 +63,33 @@ func TestDamagedDatabaseIsANoticeNotACrash(t *testing.T) {
 	defer a.Close()
 	if strings.Contains(a.Status().Message, "damaged") || len(n.got) != 1 {
 		t.Errorf("the notice came back after it was given: %q, %q", a.Status().Message, n.got)
+	}
+}
+
+// Provet unreachable for a while is worth one notification, not one per
+// poll, and a sync that works again resets it.
+func TestLongOutageIsNotifiedOnce(t *testing.T) {
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	n := &notes{}
+	a, err := Open(Options{DataDir: t.TempDir(), Notifier: n, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	fail := errors.New("dial tcp: no route to host")
+	for i := 0; i < 10; i++ {
+		syncReport{a}.Failed(fail, time.Time{})
+		now = now.Add(5 * time.Minute)
+	}
+	if len(n.got) != 1 || !strings.Contains(n.got[0], "Since 10:00") {
+		t.Fatalf("notifications %q; want one that says since when", n.got)
+	}
+	syncReport{a}.Synced(provetsync.Result{At: now})
+	for i := 0; i < 4; i++ {
+		syncReport{a}.Failed(fail, now)
+		now = now.Add(5 * time.Minute)
+	}
+	if len(n.got) != 2 {
+		t.Fatalf("a second outage after a good sync should be told again: %q", n.got)
 	}
 }

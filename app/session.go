@@ -67,6 +67,7 @@ func (a *App) signinManager(ctx context.Context, cfg Config, waiting func(string
 				s.Message = "The Provet sign-in has expired. Sign in again; the worklist is still served."
 			})
 			a.hub.publish(Event{Kind: EventSignInAgain, Message: "Sign in to Provet Cloud again."})
+			a.notify("Sign in to Provet Cloud again", "The Provet sign-in has ended; new referrals arrive again once you sign in from the VetBridge menu.")
 		},
 	})
 	return m, tenant, err

@@ -54,6 +54,9 @@ func (r syncReport) Synced(res provetsync.Result) {
 		a.mu.Unlock()
 	}
 	a.notifyNew(res.New, res.Summarise)
+	a.mu.Lock()
+	a.offlineSince, a.offlineTold = time.Time{}, false
+	a.mu.Unlock()
 	var notes []string
 	if len(res.UnknownStatuses) > 0 {
 		n := 0
@@ -100,6 +103,7 @@ func (r syncReport) Failed(err error, lastOK time.Time) {
 				"\"Diagnostic imaging: Diagnostic imaging referrals\"."
 		})
 	default:
+		a.offlineFor(err)
 		a.log.Warn("sync failed; serving the cached worklist", "err", err)
 		a.setStatus(func(s *Status) {
 			if s.State != StateSignedOut {
@@ -161,4 +165,29 @@ func (a *App) unscheduled(step mpps.Step, by string) {
 		s.Message = fmt.Sprintf("An exam on %s was performed without an open worklist entry (patient id %q); link it in Provet by hand.",
 			by, step.PatientID)
 	})
+}
+
+// offlineNotice is how long Provet may be unreachable before the
+// technician is told by a notification, not only the status line: new
+// referrals do not arrive meanwhile.
+const offlineNotice = 15 * time.Minute
+
+// offlineFor notes a failed sync and notifies once when Provet has been
+// unreachable for offlineNotice.
+func (a *App) offlineFor(err error) {
+	now := a.now()
+	a.mu.Lock()
+	if a.offlineSince.IsZero() {
+		a.offlineSince = now
+	}
+	tell := !a.offlineTold && now.Sub(a.offlineSince) >= offlineNotice
+	if tell {
+		a.offlineTold = true
+	}
+	since := a.offlineSince
+	a.mu.Unlock()
+	if tell {
+		a.notify("Provet Cloud cannot be reached", fmt.Sprintf("Since %s no new referrals have arrived; the modalities keep the worklist they have. Check the internet connection.",
+			since.Format("15:04")))
+	}
 }
