@@ -100,10 +100,7 @@ func TestE2ENeverReopensWhatProvetClosed(t *testing.T) {
 // is written until someone confirms the values, and the technician is told.
 func TestE2EUnconfirmedStatusesWriteNothing(t *testing.T) {
 	d := startTestDemo(t, 12, nil, func(o *provetsim.Options) { o.Quirks.StatusCodes = provetsim.ShiftedStatuses(1) })
-	var open []app.Referral
-	for _, r := range d.App.Referrals(app.ReferralFilter{AllDays: true}) {
-		open = append(open, r)
-	}
+	open := d.App.Referrals(app.ReferralFilter{AllDays: true})
 	if len(open) == 0 {
 		t.Fatal("no referral on the worklist")
 	}

@@ -177,8 +177,6 @@ func (q Quirks) forbidden(r *http.Request) (string, bool) {
 	return res, slices.Contains(q.Forbidden, res)
 }
 
-func (q Quirks) ignores(filter string) bool { return slices.Contains(q.IgnoreFilters, filter) }
-
 func (s *Server) routeQuirks(mux *http.ServeMux) {
 	mux.HandleFunc("GET /_sim/quirks", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Quirks())

@@ -157,15 +157,6 @@ type findResult struct {
 	files   []string // rsp*.dcm, when extracted
 }
 
-func (r findResult) names() []string {
-	var out []string
-	for _, a := range r.answers {
-		out = append(out, a.get("(0010,0010)"))
-	}
-	sort.Strings(out)
-	return out
-}
-
 var (
 	pendingLine = regexp.MustCompile(`^I: (?:Received )?Find Response:? \d+ \(Pending`)
 	finalLine   = regexp.MustCompile(`Received Final Find Response \(([^)]*)\)`)
