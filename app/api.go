@@ -72,6 +72,9 @@ type Referral struct {
 	Remarks              string
 	New                  bool    // arrived since the technician last opened the window
 	Fields               []Field // everything the modality receives, in order
+	// History says who changed the status from here, oldest first:
+	// "Completed by DX1, 192.168.1.20, Sat 29 Nov 10:42".
+	History []string
 }
 
 // ReferralFilter selects what the worklist window shows. Zero values mean "any",
@@ -110,4 +113,14 @@ type Event struct {
 	Kind     EventKind
 	Referral *Referral
 	Message  string
+}
+
+// ParkedUpdate is a status update Provet refused for a reason a retry will
+// not fix; it waits for the technician to retry or drop it.
+type ParkedUpdate struct {
+	ID       uint64
+	Key      string // the referral
+	Status   string // what VetBridge tried to set, in words
+	Provet   string // Provet's answer and what to do
+	Referral string // pet, owner and exam, for the window
 }

@@ -122,6 +122,7 @@ func referralOf(r records.Record, isNew bool) Referral {
 		Status:               nonEmpty(it.SPSStatus, "SCHEDULED"),
 		Remarks:              r.Remarks,
 		New:                  isNew,
+		History:              history(r.Audit),
 		Fields:               itemFields(it),
 	}
 }
@@ -199,3 +200,45 @@ func itemFields(it worklist.Item) []Field {
 	add("Procedure Comments (0040,1400)", it.RequestedProcedureComments)
 	return f
 }
+
+// history words the audit trail for the detail pane.
+func history(audit []records.AuditEntry) []string {
+	var out []string
+	for _, e := range audit {
+		out = append(out, fmt.Sprintf("%s by %s, %s", stateWords(e.To), e.By, e.At.Local().Format("Mon 2 Jan 15:04")))
+	}
+	return out
+}
+
+func stateWords(sps string) string {
+	switch sps {
+	case "STARTED":
+		return "Started"
+	case "COMPLETED":
+		return "Completed"
+	case "DISCONTINUED":
+		return "Discontinued"
+	case "SCHEDULED", "":
+		return "Back to scheduled"
+	}
+	return sps
+}
+
+// ParkedUpdates lists the status updates Provet refused.
+func (a *App) ParkedUpdates() []ParkedUpdate {
+	var out []ParkedUpdate
+	for _, p := range a.out.State().Parked {
+		u := ParkedUpdate{ID: p.ID, Key: p.Key, Status: strings.ReplaceAll(p.Status, "_", " "), Provet: p.Error}
+		if r, ok := a.Referral(p.Key); ok {
+			u.Referral = joinNonEmpty(", ", r.PetName, r.OwnerName, r.Exam)
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// RetryUpdate sends a parked update again.
+func (a *App) RetryUpdate(id uint64) error { return a.out.Retry(id) }
+
+// DropUpdate gives a parked update up: Provet stays as it is.
+func (a *App) DropUpdate(id uint64) error { return a.out.Drop(id) }

@@ -73,6 +73,12 @@ func TestE2EOutageNeverSendsStatusesBackwards(t *testing.T) {
 			t.Errorf("Provet holds status %d, want completed (3)", it.Status)
 		}
 	}
+	// The audit trail names the device and its address.
+	got, _ := d.App.Referral(r.Key)
+	h := strings.Join(got.History, "\n")
+	if !strings.Contains(h, "Started by DX1, 127.0.0.1") || !strings.Contains(h, "Completed by DX1, 127.0.0.1") {
+		t.Errorf("history %q, want who started and completed the exam", got.History)
+	}
 }
 
 // An order Provet has cancelled is never reopened by a late MPPS.
