@@ -2,14 +2,15 @@
 # Cross-compiles each non-UI package's tests for windows/amd64 and runs them under Wine.
 #   scripts/wine-test.sh               every package but ui/..., the root main package and cgo ones
 #   scripts/wine-test.sh ./store ./dicom/...   only these
-# WINE_TEST_TIMEOUT (default 10m) bounds each package; WINE_TEST_RUN passes -test.run.
+# WINE_TEST_MINUTES (default 10) bounds each package (-test.timeout, so a hang ends with every
+# goroutine's stack in the log; Wine itself is killed a minute later); WINE_TEST_RUN passes -test.run.
 # Exits non-zero when any package fails to build or fails under Wine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/wine-lib.sh
 
 TAGS=${TAGS:-migrated_fynedo}
-TIMEOUT=${WINE_TEST_TIMEOUT:-10m}
+MINUTES=${WINE_TEST_MINUTES:-10}
 module=$(go list -m)
 
 # The desktop UI needs cgo (Fyne's GLFW); it is cross-compiled with mingw by `make windows-ui-tests`.
@@ -49,8 +50,8 @@ for pkg in $pkgs; do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   start=$(date +%s)
   set +e
-  (cd "$dir" && timeout --kill-after=30s "$TIMEOUT" wine "$exe" -test.v -test.count=1 \
-      ${WINE_TEST_RUN:+-test.run="$WINE_TEST_RUN"} -test.timeout="$TIMEOUT") >"$log" 2>&1
+  (cd "$dir" && timeout --kill-after=30s "$((MINUTES + 1))m" wine "$exe" -test.v -test.count=1 \
+      ${WINE_TEST_RUN:+-test.run="$WINE_TEST_RUN"} -test.timeout="${MINUTES}m") >"$log" 2>&1
   rc=$?
   set -e
   secs=$(( $(date +%s) - start ))
@@ -62,10 +63,12 @@ for pkg in $pkgs; do
     printf 'ok         %-28s %4d passed %3d skipped  %4ss\n' "$rel" "$np" "$ns" "$secs"
     passed+=("$rel")
   else
-    [ $rc -eq 124 ] && why="timed out after $TIMEOUT" || why="exit $rc"
+    why="exit $rc"
+    grep -q '^panic: test timed out' "$log" && why="timed out after ${MINUTES}m"
+    [ $rc -eq 124 ] && why="Wine hung: killed after $((MINUTES + 1))m"
     printf 'FAIL       %-28s %4d passed %3d failed %3d skipped  %4ss  (%s, log %s)\n' \
       "$rel" "$np" "$nf" "$ns" "$secs" "$why" "$log"
-    grep -E -- '^ *--- FAIL|^panic:|Error|error' "$log" | head -20 | sed 's/^/    /'
+    { grep -E -- '^ *--- FAIL|^panic:|Error|error' "$log" || tail -5 "$log"; } | head -20 | sed 's/^/    /' || true
     failed+=("$rel")
   fi
 done
