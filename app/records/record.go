@@ -61,22 +61,22 @@ func Decode(b []byte) (Record, error) {
 // OnWorklist says whether modalities should be offered the item: orders
 // Provet completed or cancelled have left the worklist, although the
 // technician still sees them in the window until retention removes them.
-func (r Record) OnWorklist() bool {
-	switch r.ProvetState {
+func (r Record) OnWorklist() bool { return onWorklist(r.ProvetState) }
+
+// Waiting says whether the referral is scheduled and not yet started: what
+// the status line counts.
+func (r Record) Waiting() bool { return waiting(r.ProvetState, r.Item.SPSStatus) }
+
+func onWorklist(provetState string) bool {
+	switch provetState {
 	case provet.StatusCompleted.String(), provet.StatusCancelled.String():
 		return false
 	}
 	return true
 }
 
-// Waiting says whether the referral is scheduled and not yet started: what
-// the status line counts.
-func (r Record) Waiting() bool {
-	if !r.OnWorklist() {
-		return false
-	}
-	st := r.Item.SPSStatus
-	return st == "" || st == "SCHEDULED"
+func waiting(provetState, spsStatus string) bool {
+	return onWorklist(provetState) && (spsStatus == "" || spsStatus == "SCHEDULED")
 }
 
 // Scheduled is the step's start in local time; zero when undated.

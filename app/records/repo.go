@@ -25,6 +25,9 @@ type Repo struct {
 	// kept up to date by Apply, so the count the tray asks for often costs
 	// nothing however large the worklist.
 	waiting map[string]struct{}
+	// startKeys are the keys of the records Open found, until StartKeys
+	// hands them over.
+	startKeys []string
 }
 
 // Open loads every stored record into the index, so modalities are served
@@ -36,26 +39,51 @@ func Open(st *store.Store, log *slog.Logger, onChange func()) (*Repo, error) {
 		onChange = func() {}
 	}
 	r := &Repo{st: st, idx: worklist.NewIndex(), log: log, onChange: onChange, waiting: map[string]struct{}{}}
-	var items []worklist.Item
-	err := st.AllItems(func(si store.Item) error {
-		rec, err := Decode(si.Data)
-		if err != nil {
-			log.Warn("skipping an unreadable stored referral", "key", si.Key, "err", err)
-			return nil
-		}
-		if rec.OnWorklist() {
-			items = append(items, rec.Item)
-		}
-		r.track(rec)
-		return nil
-	})
+	all, err := loadAll(st)
 	if err != nil {
 		return nil, fmt.Errorf("load the stored worklist: %w", err)
 	}
+	items := make([]worklist.Item, 0, len(all))
+	r.startKeys = make([]string, 0, len(all))
+	for i := range all {
+		l := &all[i]
+		if l.err != nil {
+			log.Warn("skipping an unreadable stored referral", "key", l.key, "err", l.err)
+			continue
+		}
+		if l.view.Item.Key != l.key {
+			// The store's key is the one Get and Apply use; an item
+			// without it would fail the whole load with ErrNoKey.
+			l.view.Item.Key = l.key
+		}
+		// The item's key is the store's key; taking the item's string
+		// shares its bytes with the index.
+		r.startKeys = append(r.startKeys, l.view.Item.Key)
+		if onWorklist(l.view.ProvetState) {
+			items = append(items, l.view.Item)
+		}
+		if waiting(l.view.ProvetState, l.view.Item.SPSStatus) {
+			r.waiting[l.view.Item.Key] = struct{}{}
+		}
+		*l = loaded{} // the index copies the item; free the rest as we go
+	}
+	all = nil
 	if err := r.idx.ReplaceAll(items); err != nil {
 		return nil, fmt.Errorf("load the stored worklist: %w", err)
 	}
 	return r, nil
+}
+
+// StartKeys returns the keys of the readable records Open found, so a
+// caller that needs them at start (which referrals the technician has
+// already been shown) does not decode the whole store a second time. They
+// are handed over once, then forgotten: later calls return nil.
+func (r *Repo) StartKeys() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := r.startKeys
+	r.startKeys = nil
+	return k
 }
 
 // Index is what the DICOM worklist service matches queries against.
