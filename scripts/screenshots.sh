@@ -13,9 +13,21 @@ trap 'rm -rf "$work"' EXIT
 go build -tags migrated_fynedo -o "$work/barewindow" "$root/tools/barewindow"
 port=11170
 
-# in_display CMD: runs a shell snippet with its own X display and session bus.
+# in_display CMD: runs a shell snippet with its own X display and session bus,
+# and its own Fyne preferences: a window size remembered by an earlier run
+# must not change the pictures or the memory figures.
 in_display() {
-  xvfb-run -a -s "-screen 0 1280x860x24" dbus-run-session -- bash -c "$1"
+  rm -rf "$work/config"
+  XDG_CONFIG_HOME="$work/config" xvfb-run -a -s "-screen 0 1280x860x24" dbus-run-session -- bash -c "$1"
+}
+
+# grab_window OUT: an X-level grab of the screen, cropped to the VetBridge
+# window (the root window is larger than the window opens at).
+grab_window() {
+  cat <<EOS
+    geom=\$(xwininfo -root -tree | awk '/"VetBridge/ { print \$(NF-1); exit }')
+    import -window root -crop "\$geom" +repage '$1'
+EOS
 }
 
 # 1. Screenshots. Two devices query the worklist first, so the Modalities view
@@ -30,7 +42,7 @@ for view in worklist modalities settings; do
     findscu -W -aec VETBRIDGE -aet US1 -k 'ScheduledProcedureStepSequence[0].Modality=US' 127.0.0.1 $port >/dev/null 2>&1 || true
     findscu -W -aec VETBRIDGE -aet DX1 -k 'ScheduledProcedureStepSequence[0].Modality=DX' -k PatientName 127.0.0.1 $port >/dev/null 2>&1 || true
     sleep 4
-    import -window root '$out/screenshot-$view.png'
+    $(grab_window "$out/screenshot-$view.png")
     kill \$app; wait \$app 2>/dev/null || true
   " || { cat "$work/$view.log"; exit 1; }
   echo "$out/screenshot-$view.png"

@@ -38,6 +38,7 @@ func newSettingsView(u *ui) *settingsView {
 	s.setup = newModalitySetup(u)
 	s.message = widget.NewLabel("")
 	s.message.Wrapping = fyne.TextWrapWord
+	s.message.Hide()
 	s.viewer = newLinkMessage(u)
 	s.save = widget.NewButton("Save", s.onSave)
 	s.save.Importance = widget.HighImportance
@@ -64,7 +65,7 @@ func newSettingsView(u *ui) *settingsView {
 // reload discards unsaved edits and shows the configuration in force.
 func (s *settingsView) reload() {
 	s.form.load(s.u.b.Config())
-	s.message.SetText("")
+	s.say("")
 	s.viewer.set("", "")
 }
 
@@ -111,11 +112,11 @@ func (s *settingsView) signedIn(who string, err error) {
 func (s *settingsView) onSave() {
 	cfg, ok := s.form.check()
 	if !ok {
-		s.message.SetText("Nothing was saved: correct the fields marked in red.")
+		s.say("Nothing was saved: correct the fields marked in red.")
 		return
 	}
 	s.save.Disable()
-	s.message.SetText("Saving…")
+	s.say("Saving…")
 	portChanged := cfg.DICOM.Port != s.u.b.Config().DICOM.Port
 	s.u.inBackground(func(ctx context.Context) error {
 		if portChanged {
@@ -130,12 +131,12 @@ func (s *settingsView) onSave() {
 		switch {
 		case errors.As(err, &verr):
 			s.form.showErrors(verr)
-			s.message.SetText("Nothing was saved: correct the fields marked in red. The worklist server keeps running as before.")
+			s.say("Nothing was saved: correct the fields marked in red. The worklist server keeps running as before.")
 		case err != nil:
-			s.message.SetText("Could not save: " + err.Error())
+			s.say("Could not save: " + err.Error())
 		default:
 			s.form.load(s.u.b.Config())
-			s.message.SetText("Saved and applied.")
+			s.say("Saved and applied.")
 			s.u.worklist.setModalities()
 			s.u.worklist.detail.updateViewer()
 			s.u.refreshStatus()
@@ -166,4 +167,14 @@ func testViewer(u *ui, f *configForm) (text, link string) {
 		return err.Error(), ""
 	}
 	return "Opened " + raw + " in your browser.", ""
+}
+
+// say puts text in the line above Save; an empty line takes no room.
+func (s *settingsView) say(text string) {
+	s.message.SetText(text)
+	if text == "" {
+		s.message.Hide()
+	} else {
+		s.message.Show()
+	}
 }

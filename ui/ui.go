@@ -82,6 +82,9 @@ func Run(b Backend, opts Options) error {
 		u.win.SetCloseIntercept(u.closeWindow)
 	}
 	fa.Lifecycle().SetOnStarted(u.start)
+	// However the app ends (Quit, a signal), the window's layout is kept;
+	// Fyne writes preferences out right after this hook.
+	fa.Lifecycle().SetOnStopped(u.saveLayout)
 	if opts.ShowWindow || t == nil || b.NeedsSetup() {
 		u.show()
 	}
