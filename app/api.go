@@ -75,6 +75,13 @@ type Referral struct {
 	// History says who changed the status from here, oldest first:
 	// "Completed by DX1, 192.168.1.20, Sat 29 Nov 10:42".
 	History []string
+	// Images is the PACS's images in words for the row ("no images yet",
+	// "2 series, 14 images, 10:42"); "" while the PACS was not asked.
+	Images string
+	// ImagesStudyUID is the study the viewer opens, once the PACS has one.
+	ImagesStudyUID string
+	// WalkIn marks an exam created in VetBridge without a Provet order.
+	WalkIn bool
 }
 
 // ReferralFilter selects what the worklist window shows. Zero values mean "any",

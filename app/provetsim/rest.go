@@ -88,6 +88,7 @@ func (s *Server) routeAPI(mux *http.ServeMux, a string) {
 	mux.HandleFunc("GET "+a+"diagnosticimaging_worklist/{$}", s.api("worklist.list", s.listWorklist))
 	mux.HandleFunc("GET "+a+"diagnosticimaging_worklist/{id}/{$}", s.api("worklist.detail", s.getWorklist))
 	mux.HandleFunc("PATCH "+a+"diagnosticimaging_worklist/{id}/{$}", s.api("worklist.patch", s.patchWorklist))
+	s.routeSearch(mux, a) // search.go: the walk-in's patient search
 	mux.HandleFunc("GET "+a+"diagnosticimaging_referral/{id}/{$}", s.api("referral.detail", s.detailOf(func(d *dataset, id int, rr renderer, r *http.Request) any {
 		if x := d.referrals[id]; x != nil {
 			return rr.referral(x)

@@ -1,0 +1,359 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vetbridge/vetbridge/app/devices"
+	"github.com/vetbridge/vetbridge/app/imaging"
+	"github.com/vetbridge/vetbridge/app/pacs"
+	"github.com/vetbridge/vetbridge/app/provet"
+	"github.com/vetbridge/vetbridge/app/records"
+	"github.com/vetbridge/vetbridge/dicom/mpps"
+)
+
+// pacsSide is one App's PACS state: the Book (images, unmatched exams) and,
+// while RunPACS runs, the poller.
+//
+// Lock order: never hold mu while calling into the App (a.mu), since
+// Status holds a.mu while it asks PACSState.
+type pacsSide struct {
+	bookOnce sync.Once
+	book     *imaging.Book
+	bookErr  error
+	opened   atomic.Pointer[imaging.Book] // book, once open
+
+	mu      sync.Mutex
+	clock   pacs.Clock
+	running bool
+	poller  *pacs.Poller
+	client  pacs.Client
+	refs    map[string]imaging.Ref // the latest round's referrals
+	sig     string                 // what those referrals were, to notice a change
+}
+
+// pacsSides holds each App's PACS side; an App keeps its own for its life.
+var pacsSides = struct {
+	sync.Mutex
+	m map[*App]*pacsSide
+}{m: map[*App]*pacsSide{}}
+
+func (a *App) pacsSide() *pacsSide {
+	pacsSides.Lock()
+	defer pacsSides.Unlock()
+	s, ok := pacsSides.m[a]
+	if !ok {
+		s = &pacsSide{clock: pacs.SystemClock}
+		pacsSides.m[a] = s
+	}
+	return s
+}
+
+// sideClock is the Book's and the poller's clock: whatever SetPACSClock set.
+type sideClock struct{ s *pacsSide }
+
+func (c sideClock) Now() time.Time                      { return c.s.getClock().Now() }
+func (c sideClock) NewTimer(d time.Duration) pacs.Timer { return c.s.getClock().NewTimer(d) }
+
+func (s *pacsSide) getClock() pacs.Clock {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clock
+}
+
+// SetPACSClock replaces the clock of the PACS poller and of completion by
+// images, for tests and demonstrations; call it before Run.
+func (a *App) SetPACSClock(c pacs.Clock) {
+	s := a.pacsSide()
+	s.mu.Lock()
+	s.clock = c
+	s.mu.Unlock()
+}
+
+// imagingBook opens the Book once per App.
+func (a *App) imagingBook() (*imaging.Book, error) {
+	s := a.pacsSide()
+	s.bookOnce.Do(func() {
+		s.book, s.bookErr = imaging.Open(imaging.Options{
+			Meta: a.store, Clock: sideClock{s}, Log: a.log,
+			Complete: a.completeByImages,
+			OnChange: func() { a.hub.publish(Event{Kind: EventReferrals}) },
+		})
+		if s.bookErr == nil {
+			s.opened.Store(s.book)
+		}
+	})
+	return s.book, s.bookErr
+}
+
+// completeByImages is the Book's hand to the outbox.
+func (a *App) completeByImages(key string) error {
+	queued, err := a.out.CompleteByImages(key, "images in the PACS")
+	if err == nil && queued {
+		a.log.Info("order completed by its images in the PACS", "key", key)
+	}
+	return err
+}
+
+// RunPACS asks the configured PACS, in rounds, for today's referrals'
+// images until ctx ends, and rebuilds the connection when the PACS settings
+// change; without a PACS it waits for one to be configured. A second call
+// while one runs only waits for ctx.
+func (a *App) RunPACS(ctx context.Context) error {
+	s := a.pacsSide()
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		<-ctx.Done()
+		return nil
+	}
+	s.running = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.running, s.poller, s.client = false, nil, nil
+		s.mu.Unlock()
+	}()
+	if _, err := a.imagingBook(); err != nil {
+		return err
+	}
+	changes := make(chan struct{}, 1)
+	unsubscribe := a.Subscribe(func(e Event) {
+		if e.Kind == EventStatus || e.Kind == EventReferrals {
+			signal(changes)
+		}
+	})
+	defer unsubscribe()
+	for ctx.Err() == nil {
+		a.pollPACS(ctx, changes)
+	}
+	return nil
+}
+
+// pacsTarget is what a poller is built from; a change rebuilds it.
+type pacsTarget struct {
+	cfg pacs.Config
+	ae  string
+}
+
+func (a *App) pacsTarget() pacsTarget {
+	c := a.Effective()
+	return pacsTarget{c.PACS, c.DICOM.AETitle}
+}
+
+// pollPACS runs one poller for the current settings until they change or
+// ctx ends.
+func (a *App) pollPACS(ctx context.Context, changes <-chan struct{}) {
+	s := a.pacsSide()
+	target := a.pacsTarget()
+	var client pacs.Client
+	if target.cfg.Configured() {
+		var err error
+		client, err = pacs.New(target.cfg, pacs.Options{CallingAE: target.ae, Logger: a.log})
+		if err != nil {
+			a.log.Warn("PACS not asked", "err", err)
+		}
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	if client == nil {
+		close(done)
+	} else {
+		p := pacs.NewPoller(pacs.PollerConfig{
+			Client: client, Referrals: a.pacsReferrals, Report: a.pacsRound,
+			OnState: func(pacs.State) { a.hub.publish(Event{Kind: EventStatus}) },
+			Clock:   sideClock{s}, Logger: a.log,
+		})
+		s.mu.Lock()
+		s.poller, s.client = p, client
+		s.mu.Unlock()
+		go func() {
+			defer close(done)
+			_ = p.Run(pctx)
+		}()
+	}
+	defer func() {
+		cancel()
+		<-done
+		s.mu.Lock()
+		s.poller, s.client = nil, nil
+		s.mu.Unlock()
+		a.hub.publish(Event{Kind: EventStatus})
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-changes:
+			if a.pacsTarget() != target {
+				return
+			}
+			a.kickOnNewReferrals()
+		}
+	}
+}
+
+// kickOnNewReferrals asks for a round at once when today's referrals
+// changed (a sync brought one, a walk-in was created); the Book's own
+// updates change nothing here, so they cause no round.
+func (a *App) kickOnNewReferrals() {
+	refs, _ := a.todaysRefs()
+	sig := refsSignature(refs)
+	s := a.pacsSide()
+	s.mu.Lock()
+	p, old := s.poller, s.sig
+	s.mu.Unlock()
+	if p != nil && sig != old {
+		p.Kick()
+	}
+}
+
+func refsSignature(refs []pacs.Referral) string {
+	var b strings.Builder
+	for _, r := range refs {
+		fmt.Fprintf(&b, "%s|%s|%s|%s;", r.Key, r.Accession, r.StudyUID, r.PatientID)
+	}
+	return b.String()
+}
+
+// RefreshImages asks the PACS about today's referrals now (the window's
+// refresh); while the PACS is down it waits for the backoff.
+func (a *App) RefreshImages() {
+	s := a.pacsSide()
+	s.mu.Lock()
+	p := s.poller
+	s.mu.Unlock()
+	if p != nil {
+		p.Kick()
+	}
+}
+
+// pacsReferrals is the poller's list: today's referrals, except those
+// Provet cancelled.
+func (a *App) pacsReferrals() []pacs.Referral {
+	refs, byKey := a.todaysRefs()
+	s := a.pacsSide()
+	s.mu.Lock()
+	s.refs, s.sig = byKey, refsSignature(refs)
+	s.mu.Unlock()
+	return refs
+}
+
+// todaysRefs lists today's referrals for the PACS, with what completion by
+// images needs to know of each.
+func (a *App) todaysRefs() ([]pacs.Referral, map[string]imaging.Ref) {
+	now := sideClock{a.pacsSide()}.Now()
+	cfg := a.Effective().DICOM
+	var refs []pacs.Referral
+	byKey := map[string]imaging.Ref{}
+	_ = a.repo.Day(now.Format("20060102"), func(rec records.Record) bool {
+		if rec.ProvetState == provet.StatusCancelled.String() {
+			return true
+		}
+		r := imagingRef(rec, cfg)
+		refs = append(refs, r.Referral)
+		byKey[r.Key] = r
+		return true
+	})
+	slices.SortFunc(refs, func(x, y pacs.Referral) int { return strings.Compare(x.Key, y.Key) })
+	return refs, byKey
+}
+
+// imagingRef is a record as the PACS side sees it.
+func imagingRef(rec records.Record, cfg DICOMConfig) imaging.Ref {
+	it := rec.Item
+	day := rec.Scheduled()
+	if day.IsZero() {
+		day = rec.Arrived
+	}
+	open := rec.OnWorklist() && it.SPSStatus != "COMPLETED" && it.SPSStatus != "DISCONTINUED"
+	return imaging.Ref{
+		Referral: pacs.Referral{Key: it.Key, Accession: it.AccessionNumber, StudyUID: it.StudyInstanceUID,
+			PatientID: it.PatientID, Date: day},
+		Open:   open,
+		Policy: completionPolicy(cfg, it.StationAETitle, it.Modality),
+	}
+}
+
+// completionPolicy is the device profile's choice for a referral: the
+// profile of its scheduled station, else one that serves its modality,
+// else the default profile.
+func completionPolicy(cfg DICOMConfig, stationAE, modality string) imaging.Policy {
+	p, ok := devices.Profile(cfg, stationAE)
+	if !ok || stationAE == "" {
+		p = cfg.Default
+		for _, q := range cfg.Profiles {
+			if slices.ContainsFunc(q.Modalities, func(m string) bool { return strings.EqualFold(m, modality) }) {
+				p = q
+				break
+			}
+		}
+	}
+	ip := profileImaging(p)
+	return imaging.Policy{CompleteByImages: ip.CompleteByImages, Quiet: time.Duration(ip.QuietPeriod)}
+}
+
+// imagingProfile is the part of a device profile the PACS side reads,
+// under the names config.json gives it.
+type imagingProfile struct {
+	CompleteByImages bool     `json:"complete_by_images"`
+	QuietPeriod      Duration `json:"quiet_period"`
+}
+
+// profileImaging reads the profile's completion setting through its JSON
+// form, so this file depends only on the names in config.json.
+func profileImaging(p DeviceProfile) imagingProfile {
+	var ip imagingProfile
+	if b, err := json.Marshal(p); err == nil {
+		_ = json.Unmarshal(b, &ip)
+	}
+	return ip
+}
+
+// pacsRound takes in a poller round.
+func (a *App) pacsRound(r pacs.Round) {
+	book, err := a.imagingBook()
+	if err != nil {
+		return
+	}
+	s := a.pacsSide()
+	s.mu.Lock()
+	refs := s.refs
+	s.mu.Unlock()
+	book.Observe(r, refs)
+}
+
+// PACSState is the PACS's reachability in words for the status line: ""
+// while it answers (or none is configured), "PACS unreachable since 10:42
+// (...); next try at ..." while it does not.
+func (a *App) PACSState() string {
+	s := a.pacsSide()
+	s.mu.Lock()
+	p := s.poller
+	s.mu.Unlock()
+	if p == nil {
+		return ""
+	}
+	if st := p.State(); !st.Up {
+		return st.String() + "; the worklist is served as before."
+	}
+	return ""
+}
+
+// listUnscheduled puts an MPPS step that named no open order on the
+// unmatched list.
+func (a *App) listUnscheduled(step mpps.Step, by string) {
+	book, err := a.imagingBook()
+	if err == nil {
+		err = book.AddStep(step, by)
+	}
+	if err != nil {
+		a.log.Error("an exam without an order could not be listed as unmatched", "err", err)
+	}
+}

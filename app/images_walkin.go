@@ -1,0 +1,193 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vetbridge/vetbridge/app/provet"
+	"github.com/vetbridge/vetbridge/app/records"
+	"github.com/vetbridge/vetbridge/dicom/worklist"
+)
+
+// PatientHit is one patient found in Provet for a walk-in exam.
+type PatientHit struct {
+	ID        int64  `json:"id"` // Provet's patient id: the exam's Patient ID
+	Name      string `json:"name"`
+	Species   string `json:"species,omitempty"`
+	Breed     string `json:"breed,omitempty"`
+	Owner     string `json:"owner,omitempty"`
+	Microchip string `json:"microchip,omitempty"`
+	BirthDate string `json:"birth_date,omitempty"` // YYYY-MM-DD
+	Deceased  bool   `json:"deceased,omitempty"`
+}
+
+// WalkIn is a walk-in exam to put on the worklist.
+type WalkIn struct {
+	PatientID int64 `json:"patient_id"`
+	// Modality is a DICOM code ("DX") or Provet's modality name ("X-ray");
+	// the modality table gives the station.
+	Modality string `json:"modality"`
+	Exam     string `json:"exam"` // e.g. "Thorax, 2 views"
+}
+
+// maxHits bounds a search: the technician picks from a short list.
+const maxHits = 20
+
+// SearchPatients finds Provet patients by the animal's name, its microchip
+// or the owner's last name, for a walk-in exam.
+func (a *App) SearchPatients(ctx context.Context, text string) ([]PatientHit, error) {
+	c := a.provetClient()
+	if c == nil {
+		return nil, fmt.Errorf("not signed in to Provet: sign in to search its patients")
+	}
+	if len(strings.TrimSpace(text)) < 2 {
+		return nil, fmt.Errorf("type at least two letters of the animal's or the owner's name, or the microchip")
+	}
+	pts, owners, err := c.SearchPatients(ctx, text, maxHits)
+	if err != nil {
+		return nil, fmt.Errorf("search Provet's patients: %w", err)
+	}
+	out := make([]PatientHit, 0, len(pts))
+	for _, p := range pts {
+		h := PatientHit{ID: p.ID, Name: p.Name, Species: p.Species, Breed: p.Breed, Microchip: p.Microchip, Deceased: p.Deceased}
+		if !p.DateOfBirth.IsZero() {
+			h.BirthDate = p.DateOfBirth.Format(time.DateOnly)
+		}
+		if o := owners[p.Client.ID]; o != nil {
+			h.Owner = o.DisplayName()
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// NewWalkIn puts an exam for a Provet patient on the worklist at once, with
+// Provet's patient id as Patient ID so Provet's own PACS link finds the
+// images. The exam stays in VetBridge, marked as a walk-in: no imaging order
+// is created in Provet and no status goes there for it.
+func (a *App) NewWalkIn(ctx context.Context, w WalkIn) (Referral, error) {
+	c := a.provetClient()
+	if c == nil {
+		return Referral{}, fmt.Errorf("not signed in to Provet: sign in to take the patient from Provet")
+	}
+	if strings.TrimSpace(w.Modality) == "" {
+		return Referral{}, fmt.Errorf("choose the modality of the exam")
+	}
+	p, err := c.Patient(ctx, w.PatientID)
+	if err != nil {
+		return Referral{}, fmt.Errorf("read patient %d from Provet: %w", w.PatientID, err)
+	}
+	var owner *provet.Owner
+	if p.Client.ID != 0 {
+		if owner, err = c.Owner(ctx, p.Client.ID); err != nil {
+			return Referral{}, fmt.Errorf("read the owner of patient %d from Provet: %w", w.PatientID, err)
+		}
+	}
+	rec, err := a.walkInRecord(p, owner, w)
+	if err != nil {
+		return Referral{}, err
+	}
+	if err := a.repo.Apply([]records.Record{rec}, nil); err != nil {
+		return Referral{}, err
+	}
+	a.log.Info("walk-in exam on the worklist", "key", rec.Item.Key, "modality", rec.Item.Modality)
+	r, _ := a.Referral(rec.Item.Key)
+	return r, nil
+}
+
+// walkInRecord is the worklist record of a walk-in exam.
+func (a *App) walkInRecord(p *provet.Patient, owner *provet.Owner, w WalkIn) (records.Record, error) {
+	cfg := a.Effective()
+	now := a.now()
+	acc, uid, err := walkInIDs(now)
+	if err != nil {
+		return records.Record{}, err
+	}
+	mod, station := strings.ToUpper(strings.TrimSpace(w.Modality)), ""
+	for _, m := range cfg.ModalityMap {
+		if strings.EqualFold(m.Modality, w.Modality) || strings.EqualFold(m.Provet, w.Modality) {
+			mod, station = m.Modality, m.StationAE
+			break
+		}
+	}
+	exam := strings.TrimSpace(w.Exam)
+	if exam == "" {
+		exam = "Walk-in " + mod
+	}
+	it := worklist.Item{
+		Key: "walkin:" + acc, PatientID: strconv.FormatInt(p.ID, 10), AccessionNumber: acc,
+		RequestedProcedureID: acc, SPSID: acc, StudyInstanceUID: uid, Modality: mod, StationAETitle: station,
+		RequestedProcedureDescription: truncate(exam, 64), SPSDescription: truncate(exam, 64),
+		RequestedProcedurePriority: "HIGH", StartDate: now.Format("20060102"), StartTime: now.Format("150405"),
+		SPSStatus: "SCHEDULED", SpeciesDescription: p.Species, BreedDescription: p.Breed, Updated: now,
+	}
+	if mc := strings.TrimSpace(p.Microchip); mc != "" {
+		it.OtherPatientIDs = []string{mc}
+	}
+	if !p.DateOfBirth.IsZero() {
+		it.PatientBirthDate = p.DateOfBirth.Format("20060102")
+	}
+	it.PatientSex = walkInSex(p.Gender)
+	if p.Weight != nil && *p.Weight > 0 {
+		it.PatientWeightKg = *p.Weight
+	}
+	family, ownerName := "", ""
+	if owner != nil {
+		ownerName = owner.DisplayName()
+		if owner.CustomerType != 0 && owner.OrganizationName != "" {
+			family = owner.OrganizationName
+			it.ResponsibleOrganization = family
+		} else {
+			family = owner.LastName
+			it.ResponsiblePerson = pnPart(owner.LastName) + "^" + pnPart(owner.FirstName)
+			it.ResponsiblePersonRole = "OWNER"
+		}
+	}
+	it.PatientName = pnPart(family) + "^" + pnPart(p.Name)
+	if cfg.PatientName == "pet" {
+		it.PatientName = pnPart(p.Name)
+	}
+	return records.Record{Item: it, Source: records.SourceWalkIn, PetName: p.Name, OwnerName: ownerName,
+		Exam: exam, Arrived: now}, nil
+}
+
+// walkInIDs makes an accession number (16 characters at most, as DICOM's
+// SH allows) and a Study Instance UID (2.25 and a random 128-bit number,
+// PS3.5 B.2) that no other exam has.
+func walkInIDs(now time.Time) (accession, studyUID string, err error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", fmt.Errorf("make the walk-in's identifiers: %w", err)
+	}
+	accession = fmt.Sprintf("W%s%02X", now.Format("060102150405"), b[0])
+	return accession, "2.25." + new(big.Int).SetBytes(b[:]).String(), nil
+}
+
+func walkInSex(gender string) string {
+	g := strings.ToLower(gender)
+	switch {
+	case strings.Contains(g, "female"):
+		return "F"
+	case strings.Contains(g, "male"):
+		return "M"
+	}
+	return "O"
+}
+
+// pnPart keeps a name from breaking the DICOM person-name form.
+func pnPart(s string) string {
+	return strings.NewReplacer("^", " ", "=", " ", "\\", " ").Replace(strings.TrimSpace(s))
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n])
+	}
+	return s
+}
