@@ -23,6 +23,7 @@ import (
 	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/vetbridge/vetbridge/app/autostart"
 	"github.com/vetbridge/vetbridge/app/devices"
 	"github.com/vetbridge/vetbridge/app/platform"
 	"github.com/vetbridge/vetbridge/app/provet"
@@ -51,6 +52,9 @@ type Options struct {
 	// ForCommand opens the installation for one command while nothing
 	// runs: lasting notices (a repaired database) are left for the app.
 	ForCommand bool
+	// Autostart, when set, is made to follow the start_at_sign_in setting:
+	// the desktop app manages it, so Settings and the system always agree.
+	Autostart autostart.Manager
 }
 
 // App is one open VetBridge installation.
@@ -62,6 +66,7 @@ type App struct {
 	openURL  func(string) error
 	override func(*Config)
 	command  bool
+	startup  autostart.Manager
 	store    *store.Store
 	repo     *records.Repo
 	wl       *worklist.Service
@@ -125,7 +130,7 @@ func Open(opts Options) (*App, error) {
 	}
 	a := &App{
 		dir: opts.DataDir, log: opts.Logger, now: opts.Now, notifier: opts.Notifier,
-		openURL: opts.OpenURL, override: opts.Override, command: opts.ForCommand, store: st, dicomReload: make(chan struct{}, 1),
+		openURL: opts.OpenURL, override: opts.Override, command: opts.ForCommand, startup: opts.Autostart, store: st, dicomReload: make(chan struct{}, 1),
 		stored: stored, cfg: effective(stored, opts.Override), tokens: opts.TokenStore,
 		tokensFixed: opts.TokenStore != nil, seen: map[string]bool{},
 	}
@@ -149,6 +154,7 @@ func Open(opts Options) (*App, error) {
 	}
 	a.devices = devices.Open(st, a.log)
 	a.wire()
+	a.applyAutostart(a.cfg)
 	return a, nil
 }
 
@@ -320,6 +326,9 @@ func (a *App) SaveConfig(ctx context.Context, cfg Config) error {
 	}
 	if !equalProvet(old.Provet, now.Provet) {
 		a.dropSession()
+	}
+	if old.StartAtSignIn != now.StartAtSignIn {
+		a.applyAutostart(now)
 	}
 	if !slices.Equal(old.ModalityMap, now.ModalityMap) || old.PatientName != now.PatientName {
 		// Items already on the worklist were mapped with the old table.

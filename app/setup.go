@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/vetbridge/vetbridge/app/platform"
 )
 
 // NeedsSetup is true until the first-run questions have all been answered
@@ -19,6 +22,11 @@ func (a *App) NeedsSetup() bool { return !a.Effective().SetupDone }
 // FinishSetup validates and saves cfg as first run's answers, marks first
 // run done and only then lets the worklist server listen.
 func (a *App) FinishSetup(ctx context.Context, cfg Config) error {
+	if !cfg.SetupDone {
+		// A workstation's worklist server should be there after a restart
+		// without anyone remembering to start it.
+		cfg.StartAtSignIn = true
+	}
 	cfg.SetupDone = true
 	return a.SaveConfig(ctx, cfg)
 }
@@ -112,4 +120,33 @@ func lanAddresses() []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// applyAutostart makes the system's start-at-sign-in entry follow the
+// setting, pointing at this program (an upgrade into another directory is
+// followed at the next start).
+func (a *App) applyAutostart(cfg Config) {
+	if a.startup == nil {
+		return
+	}
+	var err error
+	if cfg.StartAtSignIn {
+		var exe string
+		if exe, err = os.Executable(); err == nil {
+			err = a.startup.Enable(exe, autostartArgs(a.dir)...)
+		}
+	} else {
+		err = a.startup.Disable()
+	}
+	if err != nil {
+		a.log.Warn("start at sign-in not changed", "err", err)
+	}
+}
+
+// autostartArgs names the data directory unless it is the default one.
+func autostartArgs(dir string) []string {
+	if def, err := platform.DefaultDataDir(); err == nil && filepath.Clean(def) == filepath.Clean(dir) {
+		return nil
+	}
+	return []string{"--data", dir}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vetbridge/vetbridge/app"
+	"github.com/vetbridge/vetbridge/app/autostart"
 	"github.com/vetbridge/vetbridge/app/platform"
 	"github.com/vetbridge/vetbridge/assets"
 	"github.com/vetbridge/vetbridge/demo"
@@ -117,7 +118,11 @@ func openDesktopApp(ctx context.Context, dir string, isDemo bool, flags demo.Fla
 		}
 		return d.App, func() { d.Close() }, nil
 	}
-	a, err := app.Open(app.Options{DataDir: dir, Logger: logger, Notifier: n, OpenURL: platform.OpenBrowser,
+	startup, err := autostart.New()
+	if err != nil {
+		logger.Info("start at sign-in is not managed here", "err", err)
+	}
+	a, err := app.Open(app.Options{DataDir: dir, Logger: logger, Notifier: n, OpenURL: platform.OpenBrowser, Autostart: startup,
 		Override: func(c *app.Config) {
 			if p := flags.DICOMPort(); p > 0 {
 				c.DICOM.Port = p

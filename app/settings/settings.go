@@ -52,6 +52,10 @@ type Config struct {
 	// SetupDone is set when the first-run questions have all been answered;
 	// until then nothing listens on the LAN.
 	SetupDone bool `json:"setup_done"`
+	// StartAtSignIn starts VetBridge when the technician signs in to the
+	// computer (the Windows Run key, an XDG autostart entry). First run
+	// turns it on; Settings turns it off.
+	StartAtSignIn bool `json:"start_at_sign_in"`
 	// OnDiscontinued is the Provet status an exam the modality discontinued
 	// goes back to: "requested" keeps the order open for a retake,
 	// "cancelled" withdraws it.
