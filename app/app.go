@@ -145,10 +145,9 @@ func Open(opts Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	_ = a.repo.Each(func(r records.Record) bool {
-		a.seen[r.Item.Key] = true
-		return true
-	})
+	for _, k := range a.repo.StartKeys() {
+		a.seen[k] = true
+	}
 	if err := a.applyMapping(a.cfg); err != nil {
 		a.log.Warn("Provet mapping overrides ignored", "err", err)
 	}
