@@ -1,10 +1,11 @@
 package records
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/vetbridge/vetbridge/dicom/worklist"
 	"github.com/vetbridge/vetbridge/store"
@@ -47,9 +48,11 @@ func loadAll(st *store.Store) ([]loaded, error) {
 			in := newInterner()
 			for i := w; i < len(raw); i += workers {
 				out[i].key = raw[i].Key
-				if err := json.Unmarshal(raw[i].Data, &out[i].view); err != nil {
+				if err := decodeStart(raw[i].Data, &out[i].view); err != nil {
 					out[i].err = fmt.Errorf("decode worklist record: %w", err)
-				} else {
+				} else if onWorklist(out[i].view.ProvetState) {
+					// Only items the index keeps are worth a copy that
+					// lasts; a finished one's strings go with the load.
 					in.item(&out[i].view.Item)
 				}
 				raw[i].Data = nil
@@ -60,29 +63,66 @@ func loadAll(st *store.Store) ([]loaded, error) {
 	return out, nil
 }
 
-// interner makes equal strings share one copy. Across a clinic's worklist
-// most fields repeat (modality, station, status, species, breed, vets, the
-// same animal's name and birth date on each of its orders), and the index
-// keeps every item for as long as VetBridge runs.
-type interner map[string]string
+// interner makes equal strings share one copy, and copies every string
+// the index keeps into large shared blocks. Across a clinic's worklist most
+// fields repeat (modality, station, status, species, breed, vets, the same
+// animal on each of its orders), and the index keeps every item for as long
+// as VetBridge runs. The decoder allocates each string on its own, between
+// its garbage; left there, the kept strings would pin most of the memory
+// the load used, spread thinly over many runtime pages, long after it was
+// freed.
+type interner struct {
+	seen  map[string]string
+	block []byte // the unused tail of the current block
+}
 
-func newInterner() interner { return interner{} }
+// internBlock is large enough that a worklist's strings take a few blocks,
+// small enough that a block pinned by one surviving item wastes little.
+const internBlock = 64 << 10
 
-func (in interner) s(p *string) {
+func newInterner() *interner { return &interner{seen: map[string]string{}} }
+
+// copyOut returns s backed by the interner's current block. Blocks are
+// written once, below their tail, and never again, so the strings that
+// point into them never change.
+func (in *interner) copyOut(s string) string {
+	if len(s) > internBlock/4 {
+		return strings.Clone(s)
+	}
+	if len(s) > len(in.block) {
+		in.block = make([]byte, internBlock)
+	}
+	n := copy(in.block, s)
+	out := unsafe.String(&in.block[0], n)
+	in.block = in.block[n:]
+	return out
+}
+
+// s makes *p the shared copy of its value.
+func (in *interner) s(p *string) {
 	if *p == "" {
 		return
 	}
-	if v, ok := in[*p]; ok {
+	if v, ok := in.seen[*p]; ok {
 		*p = v
 		return
 	}
-	in[*p] = *p
+	v := in.copyOut(*p)
+	in.seen[v] = v
+	*p = v
 }
 
-// item interns the fields that repeat between items; identifiers unique to
-// one order (key, accession, procedure and step IDs, study UID) would only
-// grow the map.
-func (in interner) item(it *worklist.Item) {
+// own copies *p into a block without remembering it: for values unique to
+// one order, which would only grow the map.
+func (in *interner) own(p *string) {
+	if *p != "" {
+		*p = in.copyOut(*p)
+	}
+}
+
+// item moves every string of it into the interner's blocks, sharing the
+// values that repeat between items.
+func (in *interner) item(it *worklist.Item) {
 	for _, p := range []*string{
 		&it.PatientName, &it.PatientID, &it.PatientBirthDate, &it.PatientSex, &it.PatientSexNeutered,
 		&it.SpeciesDescription, &it.BreedDescription, &it.ResponsiblePerson, &it.ResponsiblePersonRole,
@@ -92,6 +132,11 @@ func (in interner) item(it *worklist.Item) {
 		&it.StartTime, &it.PerformingPhysician, &it.SPSDescription, &it.SPSStatus, &it.SPSLocation,
 	} {
 		in.s(p)
+	}
+	for _, p := range []*string{
+		&it.Key, &it.AccessionNumber, &it.RequestedProcedureID, &it.StudyInstanceUID, &it.AdmissionID, &it.SPSID,
+	} {
+		in.own(p)
 	}
 	for i := range it.OtherPatientIDs {
 		in.s(&it.OtherPatientIDs[i])

@@ -56,11 +56,14 @@ func Open(st *store.Store, log *slog.Logger, onChange func()) (*Repo, error) {
 			// without it would fail the whole load with ErrNoKey.
 			l.view.Item.Key = l.key
 		}
-		// The item's key is the store's key; taking the item's string
-		// shares its bytes with the index.
-		r.startKeys = append(r.startKeys, l.view.Item.Key)
 		if onWorklist(l.view.ProvetState) {
+			// The item's key is the store's key; taking the item's
+			// string shares its bytes with the index.
+			r.startKeys = append(r.startKeys, l.view.Item.Key)
 			items = append(items, l.view.Item)
+		} else {
+			// Not interned: its strings may share the record's bytes.
+			r.startKeys = append(r.startKeys, strings.Clone(l.view.Item.Key))
 		}
 		if waiting(l.view.ProvetState, l.view.Item.SPSStatus) {
 			r.waiting[l.view.Item.Key] = struct{}{}
