@@ -41,6 +41,25 @@ type UnmatchedReport struct {
 	Note  string          `json:"note,omitempty"`
 }
 
+// Lines are what `vetbridge images` prints, one per referral.
+func (r ImagesReport) Lines() []string {
+	out := make([]string, len(r.Referrals))
+	for i, s := range r.Referrals {
+		out[i] = s.Line
+	}
+	return out
+}
+
+// Lines are what `vetbridge unmatched` prints, one per exam: the exam's
+// line and the ID that links or dismisses it.
+func (r UnmatchedReport) Lines() []string {
+	out := make([]string, len(r.Exams))
+	for i, e := range r.Exams {
+		out[i] = e.Line() + " id=" + e.ID
+	}
+	return out
+}
+
 // imagingAPI adds the PACS side's calls to the local API.
 func (a *App) imagingAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+apiPrefix+"images", func(w http.ResponseWriter, r *http.Request) {

@@ -26,8 +26,8 @@ func cmdImages(ctx context.Context, env Env, args []string) error {
 		if rep.Note != "" {
 			fmt.Fprintf(env.Stderr, "vetbridge images: %s; the counts are as last seen\n", rep.Note)
 		}
-		for _, r := range rep.Referrals {
-			fmt.Fprintln(env.Stdout, r.Line)
+		for _, l := range rep.Lines() {
+			fmt.Fprintln(env.Stdout, l)
 		}
 		return nil
 	})

@@ -44,8 +44,8 @@ func cmdUnmatched(ctx context.Context, env Env, args []string) error {
 		if rep.Note != "" {
 			fmt.Fprintf(env.Stderr, "vetbridge unmatched: %s\n", rep.Note)
 		}
-		for _, e := range rep.Exams {
-			fmt.Fprintf(env.Stdout, "%s id=%s\n", e.Line(), e.ID)
+		for _, l := range rep.Lines() {
+			fmt.Fprintln(env.Stdout, l)
 		}
 		return nil
 	})
