@@ -673,6 +673,7 @@ func TestSessionEndTellsTheTechnicianToSignIn(t *testing.T) {
 
 func TestSettingsEditTheAEPolicy(t *testing.T) {
 	fake := newFake()
+	fake.cfg.DICOM.StrictCalledAE, fake.cfg.DICOM.OnlyKnownDevices = false, false
 	h := newHarness(t, fake, Options{ShowWindow: true, StartView: ViewSettings})
 	s := h.u.settings
 	s.form.maxAssociations.SetText("none")
