@@ -334,7 +334,7 @@ func (c Config) Validate() error {
 	default:
 		add("provet.region", "choose eu, us, enterprise or custom")
 	}
-	if c.Provet.ProvetID != "" && strings.ContainsAny(c.Provet.ProvetID, "/?# ") {
+	if id := c.Provet.ProvetID; id != "" && strings.Trim(id, "0123456789") != "" {
 		add("provet.provet_id", "the Provet ID is the number in your Provet address, e.g. 1234")
 	}
 	switch c.Provet.Grant {

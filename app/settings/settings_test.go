@@ -117,3 +117,14 @@ func TestWebhookBeyondLoopbackNeedsASecret(t *testing.T) {
 		}
 	}
 }
+
+func TestProvetIDIsTheNumberInTheAddress(t *testing.T) {
+	for id, ok := range map[string]bool{"": true, "4242": true, "abc": false, "42/api": false, "4 2": false} {
+		c := Default()
+		c.Provet.ProvetID = id
+		err := c.Validate()
+		if (err == nil) != ok {
+			t.Errorf("Provet ID %q: %v, want ok=%v", id, err, ok)
+		}
+	}
+}
