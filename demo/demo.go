@@ -126,6 +126,14 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 		sim.Close()
 		return nil, err
 	}
+	// Settings shows the saved configuration: save the simulator's tenant
+	// there so the window shows what the demo is signed in to (the
+	// viewer's address stays out: the simulator's port changes each run).
+	cfg := a.Config()
+	cfg.Provet, cfg.SetupDone = a.Effective().Provet, true
+	if err := a.SaveConfig(ctx, cfg); err != nil {
+		o.Logger.Warn("demo configuration not saved", "err", err)
+	}
 	// A simulator that speaks the status values VetBridge assumes is
 	// confirmed by the demo itself; a tenant with other values (a quirk)
 	// must be checked by a person, as a real one.
