@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/wine-lib.sh
+# The /D= check uses a non-ASCII directory name, passed on through a UTF-8 locale.
+export LC_ALL=C.UTF-8
 wine_setup
 
 work="$WINE_ROOT/installer-test"
@@ -107,6 +109,18 @@ check "a port that is not a number refused (exit 2)" '[ $rc = 2 ] && [ ! -e "$in
 run "$v2" /S /NOSTART /DICOMPORT=104
 check "/DICOMPORT=104 used for the rule" '[ "$(reg_value "HKCU\\$uninstkey" FirewallPort)" = 0x68 ]'
 run "$inst/uninstall.exe" /S
+
+echo "-- /D= and an upgrade that follows it"
+custom="$drive_c/Vet Bridge Zoë"
+rm -rf "$custom"
+# NSIS takes /D= unquoted, as the rest of the command line: through cmd, not wine's argv quoting.
+run cmd /c "$(winpath "$v1") /S /NOSTART /D=C:\Vet Bridge Zoë"
+check "/D= installs into a path with spaces and non-ASCII" '[ -f "$custom/vetbridge.exe" ] && [ ! -e "$inst/vetbridge.exe" ]'
+run "$v2" /S /NOSTART
+check "the upgrade goes where the old version is" '[ "$(reg_value "HKCU\\$uninstkey" DisplayVersion)" = 0.0.2 ] && [ ! -e "$inst/vetbridge.exe" ]'
+run "$custom/uninstall.exe" /S
+check "uninstalled from there" '[ ! -e "$custom/vetbridge.exe" ]'
+rm -rf "$custom"
 
 [ $fails = 0 ] || { echo "installer under Wine: $fails checks failed"; exit 1; }
 echo "installer under Wine: all checks passed"

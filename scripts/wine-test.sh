@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Cross-compiles each non-UI package's tests for windows/amd64 and runs them under Wine.
-#   scripts/wine-test.sh               every package but ui/..., the root main package and cgo ones
-#   scripts/wine-test.sh ./store ./dicom/...   only these
-# WINE_TEST_MINUTES (default 10) bounds each package (-test.timeout, so a hang ends with every
-# goroutine's stack in the log; Wine itself is killed a minute later); WINE_TEST_RUN passes -test.run.
-# Exits non-zero when any package fails to build or fails under Wine.
+# Cross-compiles each package's tests for windows/amd64 and runs them under Wine.
+#   scripts/wine-test.sh                     every package of the module
+#   scripts/wine-test.sh ./store ./dicom/... only these
+# Packages that need cgo (Fyne: ui/..., the main package) are built with mingw-w64, the rest with
+# CGO_ENABLED=0 as shipped. WINE_TEST_CGO=0 leaves the cgo ones out (their first build takes
+# minutes). WINE_TEST_MINUTES (default 10) bounds each package (-test.timeout, so a hang ends
+# with every goroutine's stack in the log; Wine itself is killed a minute later);
+# WINE_TEST_RUN passes -test.run. Exits non-zero when any package fails to build or fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/wine-lib.sh
@@ -13,34 +15,43 @@ TAGS=${TAGS:-migrated_fynedo}
 MINUTES=${WINE_TEST_MINUTES:-10}
 module=$(go list -m)
 
-# The desktop UI needs cgo (Fyne's GLFW); it is cross-compiled with mingw by `make windows-ui-tests`.
+# "import-path cgo|nocgo" for each package.
 packages() {
   GOOS=windows GOARCH=amd64 CGO_ENABLED=1 go list -tags "$TAGS" \
-    -f '{{.ImportPath}} {{len .CgoFiles}}' "$@" |
-    while read -r pkg ncgo; do
-      case $pkg in
-        "$module" | "$module"/ui | "$module"/ui/*) continue ;;
-      esac
-      [ "$ncgo" = 0 ] && echo "$pkg"
+    -f '{{.ImportPath}} {{len .CgoFiles}} {{range .Deps}}{{if eq . "fyne.io/fyne/v2"}}fyne{{end}}{{end}}' "$@" |
+    while read -r pkg ncgo fyne; do
+      if [ "$ncgo" != 0 ] || [ -n "$fyne" ]; then
+        if [ "${WINE_TEST_CGO:-1}" = 1 ]; then echo "$pkg cgo"; fi
+      else
+        echo "$pkg nocgo"
+      fi
     done
 }
 
 wine_setup
-if [ $# -gt 0 ]; then pkgs=$(packages "$@"); else pkgs=$(packages ./...); fi
+if [ $# -gt 0 ]; then list=$(packages "$@"); else list=$(packages ./...); fi
 out="$WINE_ROOT/tests"
 mkdir -p "$out"
 tmp=$(wine_tempdir)
 passed=() failed=() notests=()
 total_pass=0 total_fail=0 total_skip=0
 
-for pkg in $pkgs; do
+while read -r pkg mode; do
+  [ -n "$pkg" ] || continue
   rel=${pkg#"$module"/}
+  [ "$pkg" = "$module" ] && rel=.
+  if [ "$mode" = cgo ]; then
+    build_env=(CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc)
+  else
+    build_env=(CGO_ENABLED=0)
+  fi
   name=$(echo "$rel" | tr / _)
+  [ "$rel" = . ] && name=main
   exe="$out/$name.test.exe"
   log="$out/$name.log"
   rm -f "$exe"
-  if ! GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -c -tags "$TAGS" -overlay "$WINE_OVERLAY" \
-      -o "$exe" "$pkg" >"$log" 2>&1; then
+  if ! env GOOS=windows GOARCH=amd64 "${build_env[@]}" go test -c -tags "$TAGS" -overlay "$WINE_OVERLAY" \
+      -o "$exe" "$pkg" </dev/null >"$log" 2>&1; then
     echo "BUILD FAIL $rel"; sed 's/^/    /' "$log"
     failed+=("$rel (build)"); continue
   fi
@@ -51,7 +62,7 @@ for pkg in $pkgs; do
   start=$(date +%s)
   set +e
   (cd "$dir" && timeout --kill-after=30s "$((MINUTES + 1))m" wine "$exe" -test.v -test.count=1 \
-      ${WINE_TEST_RUN:+-test.run="$WINE_TEST_RUN"} -test.timeout="${MINUTES}m") >"$log" 2>&1
+      ${WINE_TEST_RUN:+-test.run="$WINE_TEST_RUN"} -test.timeout="${MINUTES}m") </dev/null >"$log" 2>&1
   rc=$?
   set -e
   secs=$(( $(date +%s) - start ))
@@ -71,7 +82,7 @@ for pkg in $pkgs; do
     { grep -E -- '^ *--- FAIL|^panic:|Error|error' "$log" || tail -5 "$log"; } | head -20 | sed 's/^/    /' || true
     failed+=("$rel")
   fi
-done
+done <<<"$list"
 rm -rf "${tmp:?}"/* 2>/dev/null || true
 
 echo "wine: ${#passed[@]} packages passed, ${#failed[@]} failed, ${#notests[@]} without tests;" \

@@ -3,6 +3,7 @@ package windows
 import (
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -77,6 +78,15 @@ func index(b []string, want string) int {
 
 // guard is the ${If} that encloses line i of b.
 func guard(b []string, i int) string {
+	if g := guards(b, i); len(g) > 0 {
+		return g[0]
+	}
+	return ""
+}
+
+// guards are the ${If}s enclosing line i of b, innermost first; "else" for an ${Else} branch.
+func guards(b []string, i int) []string {
+	var out []string
 	depth := 0
 	for j := i - 1; j >= 0; j-- {
 		switch {
@@ -84,14 +94,27 @@ func guard(b []string, i int) string {
 			depth++
 		case strings.HasPrefix(b[j], "${If}"):
 			if depth == 0 {
-				return b[j]
+				out = append(out, b[j])
+			} else {
+				depth--
 			}
-			depth--
 		case strings.HasPrefix(b[j], "${Else}") && depth == 0:
-			return "else of an ${If}"
+			out = append(out, "else")
+			// Skip to this branch's ${If}: it guards the else, negated.
+			for d := 0; j > 0; j-- {
+				if strings.HasPrefix(b[j-1], "${EndIf}") {
+					d++
+				} else if strings.HasPrefix(b[j-1], "${If}") {
+					if d == 0 {
+						j--
+						break
+					}
+					d--
+				}
+			}
 		}
 	}
-	return ""
+	return out
 }
 
 func TestFirewallRuleAddedWhenElevated(t *testing.T) {
@@ -141,16 +164,20 @@ func TestUpgradeQuitsTheRunningAppBeforeReplacingIt(t *testing.T) {
 }
 
 func TestUninstallKeepsDataUnlessPurged(t *testing.T) {
-	b := loadScript(t).block(t, "Uninstall")
+	s := loadScript(t)
+	if index(s.block(t, "un.onInit"), `StrCpy $DataDir "$LOCALAPPDATA\VetBridge"`) < 0 {
+		t.Error(`the uninstaller's $DataDir is not %LOCALAPPDATA%\VetBridge`)
+	}
+	b := s.block(t, "Uninstall")
 	for _, l := range b {
-		if strings.Contains(l, "$LOCALAPPDATA") && strings.HasPrefix(l, "RMDir") {
+		if (strings.Contains(l, "$LOCALAPPDATA") || strings.Contains(l, "$DataDir")) && strings.HasPrefix(l, "RMDir") {
 			i := index(b, l)
 			if g := guard(b, i); g != "${If} $Purge == 1" {
 				t.Errorf("%q runs under %q, want only with /PURGE", l, g)
 			}
 		}
 	}
-	if index(b, `RMDir /r "$LOCALAPPDATA\VetBridge"`) < 0 {
+	if index(b, `RMDir /r "$DataDir"`) < 0 {
 		t.Error("/PURGE does not delete the data directory")
 	}
 	if index(b, `DeleteRegValue HKCU "Software\Microsoft\Windows\CurrentVersion\Run" "VetBridge"`) < 0 {
@@ -170,7 +197,7 @@ func TestPerUserByDefault(t *testing.T) {
 		}
 	}
 	init := s.block(t, ".onInit")
-	if i := index(init, `StrCpy $INSTDIR "$PROGRAMFILES64\VetBridge"`); i < 0 || guard(init, i) != "${If} $AllUsers == 1" {
+	if i := index(init, `StrCpy $INSTDIR "$PROGRAMFILES64\VetBridge"`); i < 0 || !slices.Contains(guards(init, i), "${If} $AllUsers == 1") {
 		t.Error("only /ALLUSERS may install into Program Files")
 	}
 	main := s.block(t, "SecMain")

@@ -69,6 +69,7 @@ Var Elevated
 Var DicomPort
 Var NoStart
 Var Purge
+Var DataDir
 
 !define MUI_ABORTWARNING
 !define MUI_FINISHPAGE_RUN
@@ -129,6 +130,11 @@ Function .onInit
     StrCpy $DicomPort $2
   ${EndIf}
 
+  ; /D=DIR sets $INSTDIR before .onInit: only a default directory may be changed below.
+  StrCpy $R1 0
+  ${If} $INSTDIR == "$LOCALAPPDATA\Programs\${APPNAME}"
+    StrCpy $R1 1
+  ${EndIf}
   ${If} $AllUsers == 1
     ${If} $Elevated != 1
       MessageBox MB_ICONSTOP "Installing for all users (/ALLUSERS) needs an elevated installer: run it as administrator." /SD IDOK
@@ -136,11 +142,16 @@ Function .onInit
       Quit
     ${EndIf}
     SetShellVarContext all
-    StrCpy $INSTDIR "$PROGRAMFILES64\${APPNAME}"
+    ${If} $R1 == 1
+      StrCpy $INSTDIR "$PROGRAMFILES64\${APPNAME}"
+    ${EndIf}
   ${Else}
     SetShellVarContext current
   ${EndIf}
   ; An upgrade goes where the previous version is (unless /D= says otherwise).
+  ${If} $R1 != 1
+    Return
+  ${EndIf}
   ${If} $AllUsers == 1
     ReadRegStr $1 HKLM "${UNINSTKEY}" "InstallLocation"
   ${Else}
@@ -247,6 +258,10 @@ FunctionEnd
 Function un.onInit
   SetRegView 64
   !insertmacro DetectElevation
+  ; The data directory is per user whatever the install mode ($LOCALAPPDATA follows the
+  ; shell context, set to all users below for a per-machine uninstall).
+  SetShellVarContext current
+  StrCpy $DataDir "$LOCALAPPDATA\${APPNAME}"
   ; Which install is this uninstaller's? The per-machine one records this directory in HKLM.
   ReadRegStr $0 HKLM "${UNINSTKEY}" "InstallLocation"
   ${If} $0 == $INSTDIR
@@ -276,7 +291,7 @@ Function un.PurgePageCreate
   !insertmacro MUI_HEADER_TEXT "Your data" "Keep the worklist data for a later reinstall?"
   nsDialogs::Create 1018
   Pop $0
-  ${NSD_CreateLabel} 0 0 100% 36u "${APPNAME} keeps this user's worklist store, settings, logs and Provet sign-in in $LOCALAPPDATA\${APPNAME}. They are kept unless you tick the box; reinstalling then continues where it stopped."
+  ${NSD_CreateLabel} 0 0 100% 36u "${APPNAME} keeps this user's worklist store, settings, logs and Provet sign-in in $DataDir. They are kept unless you tick the box; reinstalling then continues where it stopped."
   Pop $0
   ${NSD_CreateCheckbox} 0 44u 100% 12u "Also delete the data, settings, logs and sign-in"
   Pop $PurgeBox
@@ -322,11 +337,9 @@ Section "Uninstall"
   DeleteRegKey SHCTX "${UNINSTKEY}"
 
   ${If} $Purge == 1
-    ; The data directory is per user whatever the install mode.
-    SetShellVarContext current
-    RMDir /r "$LOCALAPPDATA\${APPNAME}"
-    DetailPrint "Deleted $LOCALAPPDATA\${APPNAME}"
+    RMDir /r "$DataDir"
+    DetailPrint "Deleted $DataDir"
   ${Else}
-    DetailPrint "Kept the data directory $LOCALAPPDATA\${APPNAME} (uninstall with /PURGE to delete it)"
+    DetailPrint "Kept the data directory $DataDir (uninstall with /PURGE to delete it)"
   ${EndIf}
 SectionEnd
