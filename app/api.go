@@ -1,6 +1,10 @@
 package app
 
-import "time"
+import (
+	"time"
+
+	"github.com/vetbridge/vetbridge/app/records"
+)
 
 // This file is the surface the desktop UI uses: plain values and events, so the
 // UI never needs the store, the DICOM packages or Provet's JSON.
@@ -43,46 +47,10 @@ type Status struct {
 }
 
 // Field is one attribute a modality receives, labelled for people.
-type Field struct {
-	Label string
-	Value string
-}
+type Field = records.Field
 
 // Referral is one imaging order as the technician sees it.
-type Referral struct {
-	Key              string // stable identity used in every call below
-	ProvetID         int    // Provet's worklist id
-	Scheduled        time.Time
-	PetName          string
-	Species          string
-	Breed            string
-	OwnerName        string
-	PatientID        string
-	AccessionNumber  string
-	StudyInstanceUID string
-	// RequestedProcedureID and SPSID are how a modality's MPPS names the
-	// order, shown for IT.
-	RequestedProcedureID string
-	SPSID                string
-	Exam                 string // procedure description
-	Modality             string // DICOM modality code, e.g. DX
-	StationAE            string
-	RequestingVet        string
-	Status               string // SCHEDULED, STARTED, COMPLETED, DISCONTINUED
-	Remarks              string
-	New                  bool    // arrived since the technician last opened the window
-	Fields               []Field // everything the modality receives, in order
-	// History says who changed the status from here, oldest first:
-	// "Completed by DX1, 192.168.1.20, Sat 29 Nov 10:42".
-	History []string
-	// Images is the PACS's images in words for the row ("no images yet",
-	// "2 series, 14 images, 10:42"); "" while the PACS was not asked.
-	Images string
-	// ImagesStudyUID is the study the viewer opens, once the PACS has one.
-	ImagesStudyUID string
-	// WalkIn marks an exam created in VetBridge without a Provet order.
-	WalkIn bool
-}
+type Referral = records.Referral
 
 // ReferralFilter selects what the worklist window shows. Zero values mean "any",
 // except Day, whose zero value means today.

@@ -139,6 +139,15 @@ func (d direct) ExportWL(ctx context.Context, dir string) (int, error) { return 
 
 func (d direct) ImportWL(ctx context.Context, dir string) (int, int, error) { return d.a.ImportWL(dir) }
 
+// ExportWL writes the worklist as .wl files into dir (0600 files in a 0700
+// directory: they hold owner names).
+func (a *App) ExportWL(dir string) (int, error) { return a.repo.ExportWL(dir) }
+
+// ImportWL reads the .wl files under dir into the worklist.
+func (a *App) ImportWL(dir string) (imported, bad int, err error) {
+	return a.repo.ImportWL(dir, a.now())
+}
+
 func (d direct) SignIn(ctx context.Context, showURL func(string)) (string, error) {
 	return d.a.signIn(ctx, func(u string, _ time.Time) { showURL(u) })
 }

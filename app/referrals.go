@@ -4,11 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/vetbridge/vetbridge/app/records"
-	"github.com/vetbridge/vetbridge/dicom/worklist"
 )
 
 // Referrals lists referrals for the worklist window, soonest first: one day
@@ -27,7 +25,7 @@ func (a *App) Referrals(f ReferralFilter) []Referral {
 		a.mu.Lock()
 		isNew := !seen[rec.Item.Key]
 		a.mu.Unlock()
-		r := referralOf(rec, isNew)
+		r := rec.Referral(isNew)
 		if f.Modality != "" && !strings.EqualFold(r.Modality, f.Modality) {
 			return true
 		}
@@ -61,7 +59,7 @@ func (a *App) Referral(key string) (Referral, bool) {
 	a.mu.Lock()
 	isNew := !a.seen[key]
 	a.mu.Unlock()
-	return referralOf(rec, isNew), true
+	return rec.Referral(isNew), true
 }
 
 // MarkSeen clears the "new" highlight of every referral.
@@ -97,131 +95,6 @@ func (a *App) PreviewViewerURL(template string) (string, error) {
 		pid, acc, uid = all[0].PatientID, all[0].AccessionNumber, all[0].StudyInstanceUID
 	}
 	return ViewerLink(template, pid, acc, uid, a.Effective().Provet.ProvetID)
-}
-
-// referralOf is the technician's view of a record.
-func referralOf(r records.Record, isNew bool) Referral {
-	it := r.Item
-	return Referral{
-		Key:                  it.Key,
-		ProvetID:             r.ProvetID,
-		Scheduled:            r.Scheduled(),
-		PetName:              nonEmpty(r.PetName, petFromPN(it.PatientName)),
-		Species:              it.SpeciesDescription,
-		Breed:                it.BreedDescription,
-		OwnerName:            nonEmpty(r.OwnerName, ownerFromRecord(it)),
-		PatientID:            it.PatientID,
-		AccessionNumber:      it.AccessionNumber,
-		StudyInstanceUID:     it.StudyInstanceUID,
-		RequestedProcedureID: it.RequestedProcedureID,
-		SPSID:                it.SPSID,
-		Exam:                 nonEmpty(r.Exam, it.RequestedProcedureDescription),
-		Modality:             it.Modality,
-		StationAE:            it.StationAETitle,
-		RequestingVet:        nonEmpty(r.RequestingVet, readablePN(it.RequestingPhysician)),
-		Status:               nonEmpty(it.SPSStatus, "SCHEDULED"),
-		Remarks:              r.Remarks,
-		New:                  isNew,
-		History:              history(r.Audit),
-		Fields:               itemFields(it),
-	}
-}
-
-func petFromPN(pn string) string {
-	parts := strings.Split(strings.SplitN(pn, "=", 2)[0], "^")
-	if len(parts) > 1 && parts[1] != "" {
-		return parts[1]
-	}
-	return parts[0]
-}
-
-func ownerFromRecord(it worklist.Item) string {
-	if it.ResponsibleOrganization != "" {
-		return it.ResponsibleOrganization
-	}
-	return readablePN(it.ResponsiblePerson)
-}
-
-// readablePN turns "Family^Given^Middle^Prefix^Suffix" into "Prefix Given Middle Family Suffix".
-func readablePN(pn string) string {
-	c := strings.Split(strings.SplitN(pn, "=", 2)[0], "^")
-	for len(c) < 5 {
-		c = append(c, "")
-	}
-	return joinNonEmpty(" ", c[3], c[1], c[2], c[0], c[4])
-}
-
-// itemFields lists every attribute the modality receives, labelled for the
-// technician, so "what will the device show?" needs no DICOM knowledge.
-func itemFields(it worklist.Item) []Field {
-	var f []Field
-	add := func(label, v string) {
-		if strings.TrimSpace(v) != "" {
-			f = append(f, Field{label, v})
-		}
-	}
-	code := func(c *worklist.Code) string {
-		if c == nil {
-			return ""
-		}
-		return joinNonEmpty(" ", c.Meaning, "("+c.Scheme+" "+c.Value+")")
-	}
-	add("Patient's Name (0010,0010)", it.PatientName)
-	add("Patient ID (0010,0020)", it.PatientID)
-	add("Other Patient IDs / microchip (0010,1002)", strings.Join(it.OtherPatientIDs, ", "))
-	add("Birth Date (0010,0030)", it.PatientBirthDate)
-	add("Sex (0010,0040)", it.PatientSex)
-	add("Sex Neutered (0010,2203)", it.PatientSexNeutered)
-	if it.PatientWeightKg > 0 {
-		add("Weight kg (0010,1030)", strconv.FormatFloat(it.PatientWeightKg, 'f', -1, 64))
-	}
-	add("Species (0010,2201)", it.SpeciesDescription)
-	add("Species Code (0010,2202)", code(it.SpeciesCode))
-	add("Breed (0010,2292)", it.BreedDescription)
-	add("Breed Code (0010,2293)", code(it.BreedCode))
-	add("Responsible Person (0010,2297)", it.ResponsiblePerson)
-	add("Responsible Person Role (0010,2298)", it.ResponsiblePersonRole)
-	add("Responsible Organization (0010,2299)", it.ResponsibleOrganization)
-	add("Accession Number (0008,0050)", it.AccessionNumber)
-	add("Requested Procedure ID (0040,1001)", it.RequestedProcedureID)
-	add("Requested Procedure (0032,1060)", it.RequestedProcedureDescription)
-	add("Priority (0040,1003)", it.RequestedProcedurePriority)
-	add("Study Instance UID (0020,000D)", it.StudyInstanceUID)
-	add("Referring Physician (0008,0090)", it.ReferringPhysician)
-	add("Requesting Physician (0032,1032)", it.RequestingPhysician)
-	add("Scheduled Station AE (0040,0001)", it.StationAETitle)
-	add("Modality (0008,0060)", it.Modality)
-	add("Start Date (0040,0002)", it.StartDate)
-	add("Start Time (0040,0003)", it.StartTime)
-	add("Performing Physician (0040,0006)", it.PerformingPhysician)
-	add("SPS ID (0040,0009)", it.SPSID)
-	add("SPS Description (0040,0007)", it.SPSDescription)
-	add("SPS Status (0040,0020)", it.SPSStatus)
-	add("Procedure Comments (0040,1400)", it.RequestedProcedureComments)
-	return f
-}
-
-// history words the audit trail for the detail pane.
-func history(audit []records.AuditEntry) []string {
-	var out []string
-	for _, e := range audit {
-		out = append(out, fmt.Sprintf("%s by %s, %s", stateWords(e.To), e.By, e.At.Local().Format("Mon 2 Jan 15:04")))
-	}
-	return out
-}
-
-func stateWords(sps string) string {
-	switch sps {
-	case "STARTED":
-		return "Started"
-	case "COMPLETED":
-		return "Completed"
-	case "DISCONTINUED":
-		return "Discontinued"
-	case "SCHEDULED", "":
-		return "Back to scheduled"
-	}
-	return sps
 }
 
 // ParkedUpdates lists the status updates Provet refused.

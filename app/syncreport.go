@@ -125,7 +125,7 @@ func (a *App) notifyNew(fresh []records.Record, summarise bool) {
 			continue
 		}
 		if ok {
-			first = append(first, referralOf(rec, true))
+			first = append(first, rec.Referral(true))
 		}
 	}
 	if len(first) == 0 {

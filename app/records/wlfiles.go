@@ -1,4 +1,4 @@
-package app
+package records
 
 import (
 	"crypto/rand"
@@ -8,21 +8,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
-	"github.com/vetbridge/vetbridge/app/records"
 	"github.com/vetbridge/vetbridge/dicom/worklist"
 )
 
 // ExportWL writes every item on the worklist as a .wl file into dir, for
 // DCMTK wlmscpfs or Orthanc's worklist plugin. The files hold owner and
 // patient names: dir is created 0700 and each file 0600.
-func (a *App) ExportWL(dir string) (int, error) {
+func (r *Repo) ExportWL(dir string) (int, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return 0, fmt.Errorf("create %s: %w", dir, err)
 	}
 	n := 0
 	var werr error
-	err := a.repo.Each(func(rec records.Record) bool {
+	err := r.Each(func(rec Record) bool {
 		if !rec.OnWorklist() {
 			return true
 		}
@@ -72,9 +72,10 @@ func writeWLFile(path string, it worklist.Item) error {
 
 // ImportWL reads every .wl file under dir into the worklist. Items are keyed
 // by their Study Instance UID (or the file's content) so importing twice
-// replaces rather than duplicates.
-func (a *App) ImportWL(dir string) (imported, bad int, err error) {
-	var recs []records.Record
+// replaces rather than duplicates. Files that are not worklist items are
+// counted and logged, not fatal.
+func (r *Repo) ImportWL(dir string, now time.Time) (imported, bad int, err error) {
+	var recs []Record
 	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -89,7 +90,7 @@ func (a *App) ImportWL(dir string) (imported, bad int, err error) {
 		it, rerr := worklist.ReadFile(f)
 		f.Close()
 		if rerr != nil {
-			a.log.Warn("not a worklist file; skipped", "file", path, "err", rerr)
+			r.log.Warn("not a worklist file; skipped", "file", path, "err", rerr)
 			bad++
 			return nil
 		}
@@ -99,15 +100,15 @@ func (a *App) ImportWL(dir string) (imported, bad int, err error) {
 		}
 		sum := sha1.Sum([]byte(id))
 		it.Key = "import:" + hex.EncodeToString(sum[:12])
-		it.Updated = a.now()
+		it.Updated = now
 		fillImportedIdentifiers(&it, strings.ToUpper(hex.EncodeToString(sum[:4])))
-		recs = append(recs, records.Record{Item: it, Source: records.SourceImport, Arrived: a.now()})
+		recs = append(recs, Record{Item: it, Source: SourceImport, Arrived: now})
 		return nil
 	})
 	if err != nil {
 		return 0, bad, fmt.Errorf("read %s: %w", dir, err)
 	}
-	if err := a.repo.Apply(recs, nil); err != nil {
+	if err := r.Apply(recs, nil); err != nil {
 		return 0, bad, err
 	}
 	return len(recs), bad, nil
