@@ -2,13 +2,11 @@ package app
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -18,20 +16,13 @@ import (
 
 // remote is the running instance, reached over the local API.
 type remote struct {
-	dir  string
-	http *http.Client
+	c *localapi.Client
 }
 
 // dialRemote connects to the instance running for dir, or fails with
 // localapi.ErrNotRunning.
 func dialRemote(ctx context.Context, dir string) (*remote, error) {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return localapi.Dial(ctx, dir)
-		},
-		DisableKeepAlives: true,
-	}
-	r := &remote{dir: dir, http: &http.Client{Transport: tr}}
+	r := &remote{c: localapi.NewClient(dir)}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if _, err := r.status(ctx); err != nil {
@@ -43,50 +34,14 @@ func dialRemote(ctx context.Context, dir string) (*remote, error) {
 func (r *remote) Running() bool { return true }
 func (r *remote) Close() error  { return nil }
 
-// call posts req (nil: none) to the operation and decodes the answer into out.
+// call sends req (nil: none) to the operation and decodes the answer into out.
 func (r *remote) call(ctx context.Context, method, op string, req, out any) error {
-	resp, err := r.do(ctx, method, op, req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var e errorReply
-		if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e) == nil && e.Error != "" {
-			return errors.New(e.Error)
-		}
-		return fmt.Errorf("the running VetBridge answered %s to %s; it may be an older version: restart it", resp.Status, op)
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("read the running VetBridge's answer to %s: %w", op, err)
-	}
-	return nil
+	return r.c.Call(ctx, method, op, req, out)
 }
 
+// do sends a request whose answer streams.
 func (r *remote) do(ctx context.Context, method, op string, req any) (*http.Response, error) {
-	var body io.Reader
-	if req != nil {
-		b, err := json.Marshal(req)
-		if err != nil {
-			return nil, err
-		}
-		body = bytes.NewReader(b)
-	}
-	hr, err := http.NewRequestWithContext(ctx, method, "http://vetbridge"+apiPrefix+op, body)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := r.http.Do(hr)
-	if err != nil {
-		if errors.Is(err, localapi.ErrNotRunning) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("ask the running VetBridge (%s): %w", op, err)
-	}
-	return resp, nil
+	return r.c.Open(ctx, method, op, req)
 }
 
 func (r *remote) status(ctx context.Context) (statusReply, error) {

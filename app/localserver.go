@@ -3,9 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -14,29 +12,17 @@ import (
 
 // The local API: the running instance's answers to the commands, the
 // installer and a second launch, over an endpoint only this user reaches
-// (package localapi). Requests and answers are JSON; an error is
-// {"error": "..."} with a 4xx or 5xx status. Paths carry a version so a
-// newer command can tell an older instance apart.
-const apiPrefix = "/v0/"
+// (package localapi, which also holds the JSON-over-HTTP framing).
+const apiPrefix = localapi.Prefix
+
+var (
+	reply  = localapi.Reply
+	decode = localapi.Decode
+)
 
 // runLocalAPI serves the local API until ctx ends.
 func (a *App) runLocalAPI(ctx context.Context) error {
-	ln, err := localapi.Listen(a.dir)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: a.localHandler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shut)
-	}()
-	a.log.Info("local API listening", "endpoint", localapi.Endpoint(a.dir))
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("local API: %w", err)
-	}
-	return nil
+	return localapi.Serve(ctx, a.dir, a.localHandler(), a.log)
 }
 
 // statusReply is Status with what only a running instance knows.
@@ -62,10 +48,6 @@ type wlReply struct {
 type deviceRequest struct {
 	CallingAE string   `json:"calling_ae"`
 	Addrs     []string `json:"addrs,omitempty"`
-}
-
-type errorReply struct {
-	Error string `json:"error"`
 }
 
 // signInLine is one line of the streamed sign-in answer: first the address
@@ -154,7 +136,7 @@ func (a *App) localHandler() http.Handler {
 	})
 	mux.HandleFunc("POST "+apiPrefix+"doctor", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fw := flushWriter{w}
+		fw := localapi.Flushing{W: w}
 		if err := a.Doctor(r.Context(), fw); err != nil {
 			fmt.Fprintf(fw, "\n%s%s\n", doctorErrorPrefix, err)
 		}
@@ -168,41 +150,11 @@ const doctorErrorPrefix = "vetbridge-error: "
 
 func (a *App) serveSignIn(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
-	enc := json.NewEncoder(flushWriter{w})
+	enc := json.NewEncoder(localapi.Flushing{W: w})
 	who, err := a.signIn(r.Context(), func(u string, _ time.Time) { _ = enc.Encode(signInLine{URL: u}) })
 	if err != nil {
 		_ = enc.Encode(signInLine{Error: err.Error()})
 		return
 	}
 	_ = enc.Encode(signInLine{Who: who})
-}
-
-// flushWriter sends each write at once: a streamed answer (the sign-in
-// address, doctor's findings) must reach the command while it waits.
-type flushWriter struct{ w http.ResponseWriter }
-
-func (f flushWriter) Write(p []byte) (int, error) {
-	n, err := f.w.Write(p)
-	if fl, ok := f.w.(http.Flusher); ok {
-		fl.Flush()
-	}
-	return n, err
-}
-
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(v); err != nil {
-		reply(w, nil, fmt.Errorf("bad request: %w", err))
-		return false
-	}
-	return true
-}
-
-func reply(w http.ResponseWriter, v any, err error) {
-	w.Header().Set("Content-Type", "application/json")
-	if err != nil {
-		w.WriteHeader(http.StatusUnprocessableEntity)
-		_ = json.NewEncoder(w).Encode(errorReply{Error: err.Error()})
-		return
-	}
-	_ = json.NewEncoder(w).Encode(v)
 }
