@@ -3,6 +3,7 @@ package app
 import (
 	"time"
 
+	"github.com/vetbridge/vetbridge/app/devices"
 	"github.com/vetbridge/vetbridge/app/records"
 )
 
@@ -64,11 +65,7 @@ type ReferralFilter struct {
 
 // Explanation says whether a device sees a referral and, if not, why, in words
 // a technician understands.
-type Explanation struct {
-	CallingAE string
-	Visible   bool
-	Reasons   []string
-}
+type Explanation = devices.Explanation
 
 // EventKind says what changed.
 type EventKind int

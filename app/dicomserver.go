@@ -2,11 +2,9 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -144,24 +142,7 @@ func (a *App) scpConfig(cfg DICOMConfig) scp.Config {
 // profileFor turns the configured device profile into the worklist's.
 func (a *App) profileFor(callingAE string) worklist.Profile {
 	p, _ := devices.Profile(a.Effective().DICOM, callingAE)
-	return toWorklistProfile(p)
-}
-
-func toWorklistProfile(p DeviceProfile) worklist.Profile {
-	cs := worklist.CharsetAuto
-	if p.Charset != "" && p.Charset != "auto" {
-		if c, err := worklist.ParseCharset(p.Charset); err == nil {
-			cs = c
-		}
-	}
-	return worklist.Profile{
-		Charset:            cs,
-		StationFromCalling: p.StationFromCalling,
-		DaysBefore:         p.DaysBefore,
-		DaysAfter:          p.DaysAfter,
-		ShowStarted:        p.ShowStarted,
-		Modalities:         slices.Clone(p.Modalities),
-	}
+	return devices.WorklistProfile(p)
 }
 
 // recordQuery remembers the device and its query; the log line is Debug
@@ -210,53 +191,11 @@ func (a *App) RemoveDevice(ctx context.Context, callingAE string) error {
 	return nil
 }
 
-// Explain says whether the device with callingAE sees the referral, judged
-// against the device's last logged query (or, when it never queried, a
-// broad query shaped by its profile).
+// Explain says whether the device with callingAE sees the referral.
 func (a *App) Explain(key, callingAE string) Explanation {
-	ex := Explanation{CallingAE: callingAE}
 	rec, ok := a.repo.Get(key)
 	if !ok {
-		ex.Reasons = []string{"This referral is no longer stored."}
-		return ex
+		return Explanation{CallingAE: callingAE, Reasons: []string{"This referral is no longer stored."}}
 	}
-	if !rec.OnWorklist() {
-		ex.Reasons = []string{fmt.Sprintf("Provet marks this order %s, so it has left the worklist.", strings.ReplaceAll(rec.ProvetState, "_", " "))}
-		return ex
-	}
-	if adm := devices.Admit(a.Effective().DICOM, callingAE, netip.Addr{}); adm.Refuse == scp.RefusedCallingAE {
-		ex.Reasons = []string{fmt.Sprintf("%s is not a registered device, so it is refused; allow it in the Modalities view or with `vetbridge devices allow %s`.", callingAE, callingAE)}
-		return ex
-	}
-	q, when, found := a.lastQuery(callingAE)
-	if !found {
-		q = a.profileFor(callingAE).Apply(worklist.Query{}, callingAE, a.now())
-	}
-	reasons := worklist.Explain(q, rec.Item)
-	for _, r := range reasons {
-		ex.Reasons = append(ex.Reasons, r.Text)
-	}
-	ex.Visible = len(reasons) == 0
-	switch {
-	case !found:
-		ex.Reasons = append([]string{fmt.Sprintf("%s has not queried the worklist yet; judged by its profile.", callingAE)}, ex.Reasons...)
-	case ex.Visible:
-		ex.Reasons = []string{fmt.Sprintf("%s's last query (%s) matches this referral.", callingAE, when.Format("15:04:05"))}
-	}
-	return ex
-}
-
-// lastQuery finds the newest logged query from a device.
-func (a *App) lastQuery(callingAE string) (worklist.Query, time.Time, bool) {
-	recent, err := a.store.RecentQueries(1000)
-	if err != nil {
-		return worklist.Query{}, time.Time{}, false
-	}
-	for _, b := range recent {
-		var qr worklist.QueryRecord
-		if json.Unmarshal(b, &qr) == nil && strings.EqualFold(qr.CallingAE, callingAE) {
-			return qr.Query, qr.Time, true
-		}
-	}
-	return worklist.Query{}, time.Time{}, false
+	return a.devices.Explain(a.Effective().DICOM, rec, callingAE, a.now())
 }
