@@ -10,14 +10,15 @@ import (
 	"time"
 
 	"github.com/vetbridge/vetbridge/app"
+	"github.com/vetbridge/vetbridge/app/pacs"
 )
 
 // Backend is what the UI needs from the application (*app.App implements it).
 //
 // Subscribe's callback runs on background goroutines. SignIn, SignOut,
-// MarkDone, UndoMarkDone, SaveConfig, FinishSetup, CheckDICOMPort, SyncNow and
-// Shutdown may block on the network or the disk, so the UI only ever calls
-// them from its own goroutines.
+// MarkDone, UndoMarkDone, SaveConfig, FinishSetup, CheckDICOMPort, SyncNow,
+// Shutdown and every call below Shutdown in this list may block on the
+// network or the disk, so the UI only ever calls them from its own goroutines.
 type Backend interface {
 	Status() app.Status
 	Subscribe(func(app.Event)) (unsubscribe func())
@@ -61,6 +62,33 @@ type Backend interface {
 	// run done and only then starts the worklist server.
 	FinishSetup(ctx context.Context, cfg app.Config) error
 	Shutdown(ctx context.Context) error
+
+	// AllowDevice registers a refused (or new) device, from addrs only when
+	// given; RemoveDevice unregisters one. Both save the configuration.
+	AllowDevice(ctx context.Context, callingAE string, addrs []string) error
+	RemoveDevice(ctx context.Context, callingAE string) error
+	// Statuses reads the status values in use in the Provet worklist;
+	// ConfirmStatuses records that a person checked them in Provet.
+	Statuses(ctx context.Context) (app.StatusReport, error)
+	ConfirmStatuses(ctx context.Context, s app.StatusSurvey) error
+	// ParkedUpdates are status updates Provet refused; the technician
+	// retries or drops each.
+	ParkedUpdates() []app.ParkedUpdate
+	RetryUpdate(id uint64) error
+	DropUpdate(id uint64) error
+	// TestPACS checks a PACS connection as typed; ImagesFor asks the PACS
+	// now about one referral's images.
+	TestPACS(ctx context.Context, cfg pacs.Config) error
+	ImagesFor(ctx context.Context, key string) (app.ImagesSummary, error)
+	// UnmatchedExams are exams no referral claims; the technician links
+	// each to a referral (by key) or dismisses it.
+	UnmatchedExams() []app.UnmatchedExam
+	LinkUnmatched(id, referral string) error
+	DismissUnmatched(id string) error
+	// SearchPatients and NewWalkIn put an exam without a Provet order on
+	// the worklist.
+	SearchPatients(ctx context.Context, text string) ([]app.PatientHit, error)
+	NewWalkIn(ctx context.Context, w app.WalkIn) (app.Referral, error)
 }
 
 // Views that Options.StartView can name.
@@ -68,6 +96,7 @@ const (
 	ViewWorklist   = "worklist"
 	ViewModalities = "modalities"
 	ViewSettings   = "settings"
+	ViewUnmatched  = "unmatched"
 )
 
 // AppID identifies VetBridge to the desktop (preferences, single instance, tray).

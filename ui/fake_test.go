@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +16,10 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/vetbridge/vetbridge/app"
+	"github.com/vetbridge/vetbridge/app/pacs"
 )
+
+var _ Backend = (*fakeBackend)(nil)
 
 // fakeBackend records what the UI asks for and answers from plain fields.
 type fakeBackend struct {
@@ -55,6 +60,32 @@ type fakeBackend struct {
 	shutdowns int
 	explained [][2]string
 	subs      []func(app.Event)
+
+	allowed     []allowCall
+	removed     []string
+	statuses    app.StatusReport
+	statusesErr error
+	confirmed   []app.StatusSurvey
+	parked      []app.ParkedUpdate
+	retried     []uint64
+	dropped     []uint64
+	pacsErr     error
+	pacsTested  []pacs.Config
+	images      map[string]app.ImagesSummary
+	imagesErr   error
+	// imagesAsked receives each key ImagesFor is asked about, when not nil.
+	imagesAsked chan string
+	unmatched   []app.UnmatchedExam
+	linked      [][2]string
+	dismissed   []string
+	hits        []app.PatientHit
+	searches    []string
+	walkIns     []app.WalkIn
+}
+
+type allowCall struct {
+	ae    string
+	addrs []string
 }
 
 func newFake() *fakeBackend {
@@ -301,6 +332,134 @@ func (f *fakeBackend) Shutdown(ctx context.Context) error {
 	defer f.mu.Unlock()
 	f.shutdowns++
 	return nil
+}
+
+func (f *fakeBackend) AllowDevice(ctx context.Context, ae string, addrs []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.allowed = append(f.allowed, allowCall{ae, addrs})
+	f.cfg.DICOM.Profiles = append(f.cfg.DICOM.Profiles, app.DeviceProfile{CallingAE: ae, Charset: "auto", AllowedAddrs: addrs})
+	for i := range f.devices {
+		if f.devices[i].CallingAE == ae {
+			f.devices[i].Known, f.devices[i].Refused, f.devices[i].Addrs = true, 0, addrs
+		}
+	}
+	return nil
+}
+
+func (f *fakeBackend) RemoveDevice(ctx context.Context, ae string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.removed = append(f.removed, ae)
+	f.devices = slices.DeleteFunc(f.devices, func(d app.Device) bool { return d.CallingAE == ae })
+	f.cfg.DICOM.Profiles = slices.DeleteFunc(f.cfg.DICOM.Profiles, func(p app.DeviceProfile) bool { return p.CallingAE == ae })
+	return nil
+}
+
+func (f *fakeBackend) Statuses(ctx context.Context) (app.StatusReport, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.statuses, f.statusesErr
+}
+
+func (f *fakeBackend) ConfirmStatuses(ctx context.Context, s app.StatusSurvey) error {
+	if err := s.Confirmable(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.confirmed = append(f.confirmed, s)
+	f.statuses.Confirmed = true
+	return nil
+}
+
+func (f *fakeBackend) ParkedUpdates() []app.ParkedUpdate {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.parked)
+}
+
+func (f *fakeBackend) RetryUpdate(id uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.retried = append(f.retried, id)
+	f.parked = slices.DeleteFunc(f.parked, func(p app.ParkedUpdate) bool { return p.ID == id })
+	return nil
+}
+
+func (f *fakeBackend) DropUpdate(id uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dropped = append(f.dropped, id)
+	f.parked = slices.DeleteFunc(f.parked, func(p app.ParkedUpdate) bool { return p.ID == id })
+	return nil
+}
+
+func (f *fakeBackend) TestPACS(ctx context.Context, cfg pacs.Config) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pacsTested = append(f.pacsTested, cfg)
+	return f.pacsErr
+}
+
+func (f *fakeBackend) ImagesFor(ctx context.Context, key string) (app.ImagesSummary, error) {
+	f.mu.Lock()
+	s, err, asked := f.images[key], f.imagesErr, f.imagesAsked
+	f.mu.Unlock()
+	if asked != nil {
+		asked <- key
+	}
+	return s, err
+}
+
+func (f *fakeBackend) UnmatchedExams() []app.UnmatchedExam {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.unmatched)
+}
+
+func (f *fakeBackend) LinkUnmatched(id, referral string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.linked = append(f.linked, [2]string{id, referral})
+	f.unmatched = slices.DeleteFunc(f.unmatched, func(e app.UnmatchedExam) bool { return e.ID == id })
+	return nil
+}
+
+func (f *fakeBackend) DismissUnmatched(id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dismissed = append(f.dismissed, id)
+	f.unmatched = slices.DeleteFunc(f.unmatched, func(e app.UnmatchedExam) bool { return e.ID == id })
+	return nil
+}
+
+func (f *fakeBackend) SearchPatients(ctx context.Context, text string) ([]app.PatientHit, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.searches = append(f.searches, text)
+	var out []app.PatientHit
+	for _, h := range f.hits {
+		if strings.Contains(strings.ToLower(h.Name+" "+h.Owner+" "+h.Microchip), strings.ToLower(text)) {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeBackend) NewWalkIn(ctx context.Context, w app.WalkIn) (app.Referral, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.walkIns = append(f.walkIns, w)
+	r := app.Referral{Key: "walkin-" + strconv.Itoa(len(f.walkIns)), Scheduled: time.Now().Truncate(time.Minute),
+		Modality: w.Modality, Exam: w.Exam, Status: "SCHEDULED", WalkIn: true, PatientID: strconv.FormatInt(w.PatientID, 10)}
+	for _, h := range f.hits {
+		if h.ID == w.PatientID {
+			r.PetName, r.OwnerName = h.Name, h.Owner
+		}
+	}
+	f.refs = append(f.refs, r)
+	return r, nil
 }
 
 func (f *fakeBackend) count(n *int) int { f.mu.Lock(); defer f.mu.Unlock(); return *n }

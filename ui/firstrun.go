@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -37,6 +38,10 @@ type firstRunView struct {
 	signIn *signInPanel
 	setup  *modalitySetup
 	viewer *linkMessage
+	// knock is the modality step: what to enter on the device and the
+	// devices that pressed their worklist button, each with Allow.
+	knockSetup *modalitySetup
+	knock      *devicePanel
 }
 
 type wizardStep struct {
@@ -47,16 +52,37 @@ type wizardStep struct {
 
 // The indexes of the steps others refer to.
 const (
-	stepProvet = 0
-	stepDICOM  = 2
+	stepProvet   = 0
+	stepDICOM    = 2
+	stepModality = 3
 )
+
+// goos is the system first run words its advice for; tests set it.
+var goos = runtime.GOOS
+
+// firewallAdvice is what Windows asks when the worklist server first
+// listens, and the answer the modalities need.
+const firewallAdvice = "If Windows asks whether VetBridge may communicate on networks, allow private networks: " +
+	"the X-ray and ultrasound devices reach the worklist over the clinic's network, and Windows Firewall blocks them otherwise. " +
+	"Public networks are not needed."
 
 func newFirstRunView(u *ui, done func()) *firstRunView {
 	v := &firstRunView{u: u, form: newConfigForm(u.b.Config()), done: done}
 	v.signIn = newSignInPanel(u, v.onScreenProvet, v.signedIn)
 	v.signIn.say("Not signed in yet.", widget.MediumImportance)
 	v.setup = newModalitySetup(u)
+	v.knockSetup = newModalitySetup(u)
+	v.knock = newDevicePanel(u, true, "No device has pressed its worklist button yet. Devices that do appear here with Allow. "+
+		"You can skip this step and allow devices later in the Modalities view.")
+	v.knock.changed = v.allowedDevice
 	v.viewer = newLinkMessage(u)
+	dicomStep := []fyne.CanvasObject{widget.NewForm(v.form.dicomItems()...), v.setup.content}
+	if goos == "windows" {
+		fw := widget.NewLabel(firewallAdvice)
+		fw.Wrapping = fyne.TextWrapWord
+		fw.Importance = widget.WarningImportance
+		dicomStep = append(dicomStep, fw)
+	}
 	v.form.aeTitle.OnChanged = func(string) { v.updateSetup() }
 	v.form.port.OnChanged = func(string) { v.updateSetup() }
 
@@ -66,7 +92,9 @@ func newFirstRunView(u *ui, done func()) *firstRunView {
 		{"Sign in", "Sign in with a Provet user allowed to read the imaging worklist. Your browser opens; come back here when Provet says you are done.",
 			v.signIn.content, nil},
 		{"Worklist server", "Your X-ray and ultrasound devices connect to VetBridge with these settings: enter them in each device's worklist settings. The server starts when you finish.",
-			container.NewVBox(widget.NewForm(v.form.dicomItems()...), v.setup.content), []string{"dicom."}},
+			container.NewVBox(dicomStep...), []string{"dicom."}},
+		{"Connect a modality", "Point your modality at VetBridge and press its worklist button. Only devices you allow may read the worklist: allow yours below when it appears. Next skips this step.",
+			container.NewVBox(v.knockSetup.content, widget.NewSeparator(), v.knock.content), nil},
 		{"PACS viewer", "Optional: the address that opens a patient's images in your PACS viewer. Test it to see it open in your browser.",
 			container.NewVBox(widget.NewForm(v.form.viewerItems()...),
 				container.NewHBox(widget.NewButton("Test", func() { v.viewer.set(testViewer(u, v.form)) })),
@@ -99,6 +127,19 @@ func (v *firstRunView) updateSetup() {
 	_, _, addrs := v.u.b.ModalitySetup()
 	port, _ := strconv.Atoi(strings.TrimSpace(v.form.port.Text))
 	v.setup.update(strings.TrimSpace(v.form.aeTitle.Text), port, addrs)
+	v.knockSetup.update(strings.TrimSpace(v.form.aeTitle.Text), port, addrs)
+}
+
+// devicesChanged shows the devices that knocked since the step opened.
+func (v *firstRunView) devicesChanged() { v.knock.update(v.u.b.Devices()) }
+
+// allowedDevice keeps the devices allowed here in the answers Finish
+// saves: Finish writes the form's configuration, profiles included.
+func (v *firstRunView) allowedDevice() {
+	profiles := v.u.b.Config().DICOM.Profiles
+	v.form.base.DICOM.Profiles = profiles
+	v.form.profiles.load(profiles)
+	v.devicesChanged()
 }
 
 func (v *firstRunView) goTo(i int) {
@@ -106,6 +147,9 @@ func (v *firstRunView) goTo(i int) {
 	s := v.steps[i]
 	v.title.SetText(s.title)
 	v.intro.SetText(s.intro)
+	if i == stepModality {
+		v.devicesChanged()
+	}
 	v.body.Objects = []fyne.CanvasObject{s.content}
 	v.body.Refresh()
 	v.message.SetText("")

@@ -42,6 +42,7 @@ type modalitiesView struct {
 	content fyne.CanvasObject
 
 	devices []app.Device
+	panel   *devicePanel
 	table   *widget.Table
 	split   *container.Split
 
@@ -102,7 +103,12 @@ func newModalitiesView(u *ui) *modalitiesView {
 		m.verdict,
 		m.reasons,
 	)
-	m.split = container.NewVSplit(m.table, container.NewVScroll(why))
+	m.panel = newDevicePanel(u, false, "No device has been refused. Registered devices appear here; a device that is not registered and presses its worklist button appears here with Allow.")
+	m.panel.changed = u.settings.syncProfiles
+	devices := container.NewVBox(
+		widget.NewLabelWithStyle("Devices", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		m.panel.content, widget.NewSeparator())
+	m.split = container.NewVSplit(container.NewBorder(devices, nil, nil, nil, m.table), container.NewVScroll(why))
 	m.split.Offset = defaultModalitiesSplit
 	m.content = m.split
 	m.setReferral("")
@@ -117,6 +123,7 @@ func (m *modalitiesView) refresh() {
 	}
 	m.device.SetOptions(aes)
 	m.table.Refresh()
+	m.panel.update(m.devices)
 }
 
 // setReferral chooses the referral to explain (the worklist's selection).

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"reflect"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -177,4 +178,16 @@ func (s *settingsView) say(text string) {
 	} else {
 		s.message.Show()
 	}
+}
+
+// syncProfiles shows the device profiles in force when a device was allowed
+// or removed since the form was loaded; otherwise Save would write the old
+// list back. Unsaved edits of other settings stay.
+func (s *settingsView) syncProfiles() {
+	profiles := s.u.b.Config().DICOM.Profiles
+	if reflect.DeepEqual(profiles, s.form.base.DICOM.Profiles) {
+		return
+	}
+	s.form.base.DICOM.Profiles = profiles
+	s.form.profiles.load(profiles)
 }

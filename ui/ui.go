@@ -105,8 +105,8 @@ func newUI(fa fyne.App, b Backend, t tray, opts Options, do func(func())) *ui {
 
 	u.status = newStatusBar(u)
 	u.worklist = newWorklistView(u)
-	u.modalities = newModalitiesView(u)
 	u.settings = newSettingsView(u)
+	u.modalities = newModalitiesView(u)
 	u.tabs = container.NewAppTabs(
 		container.NewTabItem("Worklist", u.worklist.content),
 		container.NewTabItem("Modalities", u.modalities.content),
@@ -155,6 +155,11 @@ func (u *ui) apply(d dirty) {
 	}
 	if d.devices {
 		u.modalities.refresh()
+		// A device allowed from the command line changed the profiles.
+		u.settings.syncProfiles()
+		if u.firstRun != nil {
+			u.firstRun.devicesChanged()
+		}
 	}
 	if d.status || d.referrals {
 		u.refreshStatus()

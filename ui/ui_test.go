@@ -60,7 +60,7 @@ func TestFirstRunRejectsBadAETitleAndSavesNothing(t *testing.T) {
 	fr.form.aeTitle.SetText("CLINIC_MWL")
 	fr.form.port.SetText("104")
 	test.Tap(fr.next)
-	if fr.step != 3 || fr.form.errorFor("dicom.ae_title") != "" {
+	if fr.step != stepModality || fr.form.errorFor("dicom.ae_title") != "" {
 		t.Errorf("a corrected AE title should clear its message and continue (step %d)", fr.step)
 	}
 }
@@ -116,6 +116,7 @@ func TestFirstRunSignsInThenSavesEverythingAtFinish(t *testing.T) {
 	test.Tap(fr.next)
 	fr.form.aeTitle.SetText("CLINIC")
 	test.Tap(fr.next)
+	test.Tap(fr.next) // no modality to allow yet
 	fr.form.viewerURL.SetText("https://pacs.example/view?pid={patient_id}")
 	test.Tap(fr.next)
 	test.Tap(fr.next) // Finish
