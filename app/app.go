@@ -27,6 +27,7 @@ import (
 	"github.com/vetbridge/vetbridge/app/devices"
 	"github.com/vetbridge/vetbridge/app/platform"
 	"github.com/vetbridge/vetbridge/app/provet"
+	"github.com/vetbridge/vetbridge/app/provetlink"
 	"github.com/vetbridge/vetbridge/app/provetsync"
 	"github.com/vetbridge/vetbridge/app/records"
 	"github.com/vetbridge/vetbridge/app/signin"
@@ -80,25 +81,19 @@ type App struct {
 	mu sync.Mutex
 	// stored is the configuration as saved; cfg is what this run uses:
 	// stored with the command line's overrides. Only stored is ever saved.
-	stored Config
-	cfg    Config
-	status Status
-	tokens signin.TokenStore
-	// tokensAccount is the keyring entry tokens belongs to; tokensFixed means
-	// the caller supplied the store (the demo's memory store) for good.
-	tokensAccount string
-	tokensFixed   bool
-	session       *signin.Session
-	client        *provet.Client
-	mapping       *provet.Mapping
-	seen          map[string]bool // keys the technician has already been shown
-	dicomAddr     string
-	dicomPort     int    // the port the worklist server listens on; 0 when it does not
-	notice        string // see Announce
-	offlineSince  time.Time
-	offlineTold   bool
-	stop          context.CancelFunc
-	done          chan struct{}
+	stored       Config
+	cfg          Config
+	status       Status
+	link         *provetlink.Link
+	mapping      *provet.Mapping
+	seen         map[string]bool // keys the technician has already been shown
+	dicomAddr    string
+	dicomPort    int    // the port the worklist server listens on; 0 when it does not
+	notice       string // see Announce
+	offlineSince time.Time
+	offlineTold  bool
+	stop         context.CancelFunc
+	done         chan struct{}
 }
 
 // Open loads the configuration and the stored worklist. The DICOM server and
@@ -131,8 +126,7 @@ func Open(opts Options) (*App, error) {
 	a := &App{
 		dir: opts.DataDir, log: opts.Logger, now: opts.Now, notifier: opts.Notifier,
 		openURL: opts.OpenURL, override: opts.Override, command: opts.ForCommand, startup: opts.Autostart, store: st, dicomReload: make(chan struct{}, 1),
-		stored: stored, cfg: effective(stored, opts.Override), tokens: opts.TokenStore,
-		tokensFixed: opts.TokenStore != nil, seen: map[string]bool{},
+		stored: stored, cfg: effective(stored, opts.Override), seen: map[string]bool{},
 	}
 	if a.notifier == nil {
 		a.notifier = LogNotifier{Log: a.log}
@@ -152,6 +146,7 @@ func Open(opts Options) (*App, error) {
 		a.log.Warn("Provet mapping overrides ignored", "err", err)
 	}
 	a.devices = devices.Open(st, a.log)
+	a.link = a.newLink(opts)
 	a.wire()
 	a.applyAutostart(a.cfg)
 	return a, nil
@@ -324,7 +319,7 @@ func (a *App) SaveConfig(ctx context.Context, cfg Config) error {
 		signal(a.dicomReload)
 	}
 	if !equalProvet(old.Provet, now.Provet) {
-		a.dropSession()
+		a.link.Drop()
 	}
 	if old.StartAtSignIn != now.StartAtSignIn {
 		a.applyAutostart(now)
