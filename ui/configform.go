@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/vetbridge/vetbridge/app"
+	"github.com/vetbridge/vetbridge/app/pacs"
 )
 
 var (
@@ -28,6 +29,18 @@ var (
 		{"Owner^Pet (veterinary standard)", "owner^pet"},
 		{"Pet only", "pet"},
 	}
+	// Sign-in methods as people name them, and the grant each is.
+	grants = []struct{ label, value string }{
+		{"A technician signs in (browser)", "authorization_code"},
+		{"The integration signs in (client secret, for IT-managed installs)", "client_credentials"},
+	}
+)
+
+// How the PACS is reached, as the PACS section offers it.
+const (
+	pacsNone  = "No PACS"
+	pacsDICOM = "DICOM"
+	pacsQIDO  = "QIDO-RS (DICOMweb)"
 )
 
 // configForm edits an app.Config. The first-run flow and Settings share it, so
@@ -35,6 +48,14 @@ var (
 // keep the values of the configuration it was loaded with.
 type configForm struct {
 	base app.Config
+
+	grant                                *widget.RadioGroup
+	clientSecret                         *widget.Entry
+	secretBox                            *fyne.Container
+	startAtSignIn                        *widget.Check
+	pacsKind                             *widget.RadioGroup
+	pacsAE, pacsHost, pacsPort, pacsQIDO *widget.Entry
+	pacsDICOMBox, pacsQIDOBox            *fyne.Container
 
 	region                                    *widget.Select
 	baseURL, provetID, clientID, redirectPort *widget.Entry
@@ -81,6 +102,40 @@ func newConfigForm(cfg app.Config) *configForm {
 	f.clientID = fieldEntry()
 	f.redirectPort = fieldEntry()
 	f.redirectPort.SetPlaceHolder("automatic")
+	f.clientSecret = widget.NewPasswordEntry()
+	f.clientSecret.SetPlaceHolder("kept in the system keyring, never in the settings file")
+	f.secretBox = container.NewVBox(widget.NewLabel("Client secret"), f.clientSecret)
+	grantLabels := make([]string, len(grants))
+	for i, g := range grants {
+		grantLabels[i] = g.label
+	}
+	f.grant = widget.NewRadioGroup(grantLabels, func(label string) {
+		if grantValue(label) == "client_credentials" {
+			f.secretBox.Show()
+		} else {
+			f.secretBox.Hide()
+		}
+	})
+	f.grant.Required = true
+	f.startAtSignIn = widget.NewCheck("Start VetBridge when I sign in to this computer", nil)
+	f.pacsAE = fieldEntry()
+	f.pacsAE.SetPlaceHolder("e.g. ORTHANC")
+	f.pacsHost = fieldEntry()
+	f.pacsHost.SetPlaceHolder("e.g. 192.168.1.20")
+	f.pacsPort = fieldEntry()
+	f.pacsPort.SetPlaceHolder("e.g. 4242")
+	f.pacsQIDO = widget.NewEntry()
+	f.pacsQIDO.SetPlaceHolder("http://pacs.local:8042/dicom-web")
+	f.pacsDICOMBox = container.NewVBox()
+	f.pacsQIDOBox = container.NewVBox()
+	f.pacsKind = widget.NewRadioGroup([]string{pacsNone, pacsDICOM, pacsQIDO}, func(kind string) {
+		f.pacsDICOMBox.Hidden = kind != pacsDICOM
+		f.pacsQIDOBox.Hidden = kind != pacsQIDO
+		f.pacsDICOMBox.Refresh()
+		f.pacsQIDOBox.Refresh()
+	})
+	f.pacsKind.Horizontal = true
+	f.pacsKind.Required = true
 	f.aeTitle = fieldEntry()
 	f.port = fieldEntry()
 	f.charset = widget.NewSelect(charsets, nil)
@@ -125,6 +180,24 @@ func (f *configForm) load(cfg app.Config) {
 	f.redirectPort.SetText("")
 	if cfg.Provet.RedirectPort != 0 {
 		f.redirectPort.SetText(strconv.Itoa(cfg.Provet.RedirectPort))
+	}
+	f.grant.SetSelected(grantLabel(cfg.Provet.Grant))
+	f.clientSecret.SetText(cfg.Provet.ClientSecret)
+	f.startAtSignIn.SetChecked(cfg.StartAtSignIn)
+	f.pacsAE.SetText(cfg.PACS.AETitle)
+	f.pacsHost.SetText(cfg.PACS.Host)
+	f.pacsPort.SetText("")
+	if cfg.PACS.Port != 0 {
+		f.pacsPort.SetText(strconv.Itoa(cfg.PACS.Port))
+	}
+	f.pacsQIDO.SetText(cfg.PACS.QIDOURL)
+	switch {
+	case cfg.PACS.UsesQIDO():
+		f.pacsKind.SetSelected(pacsQIDO)
+	case cfg.PACS.Configured():
+		f.pacsKind.SetSelected(pacsDICOM)
+	default:
+		f.pacsKind.SetSelected(pacsNone)
 	}
 	f.aeTitle.SetText(cfg.DICOM.AETitle)
 	f.port.SetText(strconv.Itoa(cfg.DICOM.Port))
@@ -204,6 +277,24 @@ func (f *configForm) config() (app.Config, app.ValidationError) {
 	cfg.Provet.RedirectPort = 0
 	if strings.TrimSpace(f.redirectPort.Text) != "" {
 		number("provet.redirect_port", f.redirectPort, "the port registered with Provet, or empty for automatic", &cfg.Provet.RedirectPort)
+	}
+	cfg.Provet.Grant = grantValue(f.grant.Selected)
+	if cfg.Provet.Grant == "authorization_code" && f.base.Provet.Grant == "" {
+		cfg.Provet.Grant = "" // the default, left unwritten as it was
+	}
+	cfg.Provet.ClientSecret = ""
+	if cfg.Provet.Grant == "client_credentials" {
+		cfg.Provet.ClientSecret = f.clientSecret.Text
+	}
+	cfg.StartAtSignIn = f.startAtSignIn.Checked
+	cfg.PACS = pacs.Config{}
+	switch f.pacsKind.Selected {
+	case pacsDICOM:
+		cfg.PACS.AETitle = strings.TrimSpace(f.pacsAE.Text)
+		cfg.PACS.Host = strings.TrimSpace(f.pacsHost.Text)
+		number("pacs.port", f.pacsPort, "the PACS's DICOM port, from 1 to 65535 (104, 4242 or 11112 are usual)", &cfg.PACS.Port)
+	case pacsQIDO:
+		cfg.PACS.QIDOURL = strings.TrimSpace(f.pacsQIDO.Text)
 	}
 	cfg.DICOM.AETitle = f.aeTitle.Text
 	number("dicom.port", f.port, "a number from 1 to 65535 (104 or 11112 are usual)", &cfg.DICOM.Port)
@@ -326,7 +417,44 @@ func (f *configForm) provetItems() []*widget.FormItem {
 		f.item("Provet ID", "provet.provet_id", f.provetID, "The number in your Provet address"),
 		f.item("Client ID", "provet.client_id", f.clientID, "Issued by Provet for this integration"),
 		f.item("Sign-in callback port", "provet.redirect_port", f.redirectPort, "Leave empty for automatic, unless Provet has a port registered for VetBridge"),
+		f.item("Sign-in method", "provet.grant", container.NewVBox(f.grant, f.secretBox), "Ask your IT which one Provet was set up for"),
 	}
+}
+
+// pacsItems are the PACS connection: none, DICOM C-FIND or QIDO-RS.
+func (f *configForm) pacsItems() []*widget.FormItem {
+	if len(f.pacsDICOMBox.Objects) == 0 {
+		f.pacsDICOMBox.Add(widget.NewForm(
+			f.item("PACS AE title", "pacs.ae_title", f.pacsAE, "The PACS's own AE title"),
+			f.item("Host", "pacs.host", f.pacsHost, "The PACS's address, without http:// or a port"),
+			f.item("Port", "pacs.port", f.pacsPort, "The PACS's DICOM port"),
+		))
+		f.pacsQIDOBox.Add(widget.NewForm(
+			f.item("DICOMweb address", "pacs.qido_url", f.pacsQIDO, "The QIDO-RS root, e.g. http://pacs.local:8042/dicom-web"),
+		))
+	}
+	return []*widget.FormItem{
+		f.item("Connection", "pacs", f.pacsKind, "Where the modalities send their images; VetBridge asks it which exams have images"),
+		{Widget: container.NewVBox(f.pacsDICOMBox, f.pacsQIDOBox)},
+	}
+}
+
+func grantLabel(value string) string {
+	for _, g := range grants {
+		if g.value == value {
+			return g.label
+		}
+	}
+	return grants[0].label
+}
+
+func grantValue(label string) string {
+	for _, g := range grants {
+		if g.label == label {
+			return g.value
+		}
+	}
+	return grants[0].value
 }
 
 func (f *configForm) dicomItems() []*widget.FormItem {
@@ -370,6 +498,7 @@ func (f *configForm) moreItems() []*widget.FormItem {
 		f.item("Patient name", "patient_name", f.patientName, "How the patient's name is sent to modalities"),
 		{Text: "Modalities", Widget: container.NewVBox(mapHeader, f.mappingBox, container.NewHBox(add), mapErr)},
 		f.item("Notifications", "notifications", container.NewVBox(f.muted, f.showOwner), ""),
+		f.item("This computer", "start_at_sign_in", f.startAtSignIn, "The modalities' worklist is there only while VetBridge runs"),
 	}
 }
 

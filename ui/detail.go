@@ -24,6 +24,7 @@ type referralDetail struct {
 
 	title, subtitle, remarks *widget.Label
 	people                   *fyne.Container
+	history                  *fyne.Container
 	it                       *fyne.Container
 	showIT                   *widget.Check
 	showImages, markDone     *widget.Button
@@ -40,6 +41,7 @@ func newReferralDetail(u *ui) *referralDetail {
 	d.subtitle = widget.NewLabel("")
 	d.subtitle.Wrapping = fyne.TextWrapWord
 	d.people = container.New(layout.NewFormLayout())
+	d.history = container.NewVBox()
 	d.it = container.NewVBox()
 	d.it.Hide()
 	d.showIT = widget.NewCheck("Details for IT: what the modality receives", func(on bool) {
@@ -65,7 +67,7 @@ func newReferralDetail(u *ui) *referralDetail {
 	d.viewerHint.Importance = widget.LowImportance
 	d.actions = container.NewGridWithColumns(2, d.showImages, d.markDone, d.copyID, d.explain)
 	d.body = container.NewVBox(d.actions, d.viewerHint, d.message.content, widget.NewSeparator(),
-		d.people, d.remarks, widget.NewSeparator(), d.showIT, d.it)
+		d.people, d.remarks, d.history, widget.NewSeparator(), d.showIT, d.it)
 	d.content = container.NewVBox(d.title, d.subtitle, d.body)
 	d.show("")
 	return d
@@ -126,6 +128,7 @@ func (d *referralDetail) show(key string) {
 	} else {
 		d.remarks.SetText("No remarks.")
 	}
+	d.showHistory(r.History)
 	if r.Status == "COMPLETED" || r.Status == "DISCONTINUED" {
 		d.markDone.Disable()
 	} else {
@@ -226,5 +229,18 @@ func (m *linkMessage) set(text, link string) {
 		m.content.Hide()
 	} else {
 		m.content.Show()
+	}
+}
+
+// showHistory lists who changed the status from here, oldest first:
+// "Completed by DX1, 192.168.1.20, Sat 29 Nov 10:42".
+func (d *referralDetail) showHistory(entries []string) {
+	d.history.RemoveAll()
+	if len(entries) == 0 {
+		return
+	}
+	d.history.Add(widget.NewLabelWithStyle("History", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	for _, e := range entries {
+		d.history.Add(valueLabel(e))
 	}
 }

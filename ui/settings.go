@@ -27,6 +27,9 @@ type settingsView struct {
 	message    *widget.Label
 	viewer     *linkMessage
 	scroll     *container.Scroll
+	statuses   *statusesSection
+	pacsTest   *widget.Button
+	pacsResult *widget.Label
 }
 
 func newSettingsView(u *ui) *settingsView {
@@ -44,6 +47,10 @@ func newSettingsView(u *ui) *settingsView {
 	s.save = widget.NewButton("Save", s.onSave)
 	s.save.Importance = widget.HighImportance
 	revert := widget.NewButton("Revert", s.reload)
+	s.statuses = newStatusesSection(u)
+	s.pacsTest = widget.NewButton("Test PACS connection", s.onTestPACS)
+	s.pacsResult = wrapLabel("")
+	s.pacsResult.Hide()
 
 	section := func(title string, items []*widget.FormItem) fyne.CanvasObject {
 		return widget.NewCard(title, "", widget.NewForm(items...))
@@ -51,9 +58,12 @@ func newSettingsView(u *ui) *settingsView {
 	body := container.NewVBox(
 		widget.NewCard("Provet account", "", container.NewVBox(s.account, s.signIn.content, s.signOutRow)),
 		section("Provet", s.form.provetItems()),
+		widget.NewCard("Provet status values", "", s.statuses.content),
 		widget.NewCard("Worklist server (DICOM)", "", container.NewVBox(s.setup.content, widget.NewForm(s.form.dicomItems()...))),
 		section("PACS viewer", append(s.form.viewerItems(),
 			&widget.FormItem{Widget: container.NewVBox(container.NewHBox(widget.NewButton("Test viewer address", s.onTestViewer)), s.viewer.content)})),
+		section("PACS", append(s.form.pacsItems(),
+			&widget.FormItem{Widget: container.NewVBox(container.NewHBox(s.pacsTest), s.pacsResult)})),
 		section("Worklist", s.form.moreItems()),
 		widget.NewCard("Device profiles", "", s.form.profilesContent()),
 	)
@@ -68,6 +78,7 @@ func (s *settingsView) reload() {
 	s.form.load(s.u.b.Config())
 	s.say("")
 	s.viewer.set("", "")
+	setShown(s.pacsResult, "")
 }
 
 func (s *settingsView) updateAccount(st app.Status) {
@@ -190,4 +201,32 @@ func (s *settingsView) syncProfiles() {
 	}
 	s.form.base.DICOM.Profiles = profiles
 	s.form.profiles.load(profiles)
+}
+
+// onTestPACS checks the PACS connection as it is on screen, before saving.
+func (s *settingsView) onTestPACS() {
+	cfg, ok := s.form.check("pacs")
+	switch {
+	case !ok:
+		setShown(s.pacsResult, "Correct the PACS fields marked in red first.")
+		return
+	case !cfg.PACS.Configured():
+		setShown(s.pacsResult, "Choose how VetBridge reaches the PACS first.")
+		return
+	}
+	s.pacsTest.Disable()
+	s.pacsResult.Importance = widget.MediumImportance
+	setShown(s.pacsResult, "Asking the PACS…")
+	s.u.inBackground(func(ctx context.Context) error {
+		return s.u.b.TestPACS(ctx, cfg.PACS)
+	}, func(err error) {
+		s.pacsTest.Enable()
+		if err != nil {
+			s.pacsResult.Importance = widget.DangerImportance
+			setShown(s.pacsResult, "The PACS did not answer: "+err.Error())
+			return
+		}
+		s.pacsResult.Importance = widget.SuccessImportance
+		setShown(s.pacsResult, "The PACS answered. Save to use it.")
+	})
 }

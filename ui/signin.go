@@ -67,7 +67,12 @@ func (p *signInPanel) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	p.button.SetText("Cancel sign-in")
-	p.say("Opening Provet's sign-in in your browser…", widget.MediumImportance)
+	if cfg.Grant == "client_credentials" {
+		// The integration signs in with its secret: no browser opens.
+		p.say("Signing in to Provet with the integration's client secret…", widget.MediumImportance)
+	} else {
+		p.say("Opening Provet's sign-in in your browser…", widget.MediumImportance)
+	}
 	p.link.set("", "")
 	go func() {
 		defer cancel()

@@ -164,6 +164,10 @@ func (u *ui) apply(d dirty) {
 	if d.status || d.referrals {
 		u.refreshStatus()
 	}
+	if d.status && !d.referrals {
+		// A refused update changes the pending count, not the worklist.
+		u.worklist.parked.refresh()
+	}
 	// After the status line, which would otherwise replace it.
 	if d.signInAgain {
 		msg := "Provet ended the session: choose Sign in with Provet in the tray menu or in Settings."

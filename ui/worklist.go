@@ -66,6 +66,7 @@ type worklistView struct {
 	search            *widget.Entry
 	detail            *referralDetail
 	done              *doneBar
+	parked            *parkedBar
 }
 
 func newWorklistView(u *ui) *worklistView {
@@ -141,13 +142,14 @@ func newWorklistView(u *ui) *worklistView {
 
 	w.detail = newReferralDetail(u)
 	w.done = newDoneBar(u)
+	w.parked = newParkedBar(u)
 	filters := container.NewVBox(
 		container.NewHBox(w.prev, w.day, w.next, w.today, w.allDays, layout.NewSpacer(), w.count),
 		container.NewBorder(nil, nil, nil, container.NewHBox(w.modality, w.status), w.search),
 	)
 	w.split = container.NewHSplit(w.table, container.NewVScroll(w.detail.content))
 	w.split.Offset = defaultWorklistSplit
-	w.content = container.NewBorder(filters, w.done.content, nil, nil, w.split)
+	w.content = container.NewBorder(filters, container.NewVBox(w.parked.content, w.done.content), nil, nil, w.split)
 	return w
 }
 
@@ -248,6 +250,7 @@ func (w *worklistView) refresh() {
 	}
 	w.table.Refresh()
 	w.followSelection()
+	w.parked.refresh()
 }
 
 // followSelection keeps the table's highlight on the selected referral
