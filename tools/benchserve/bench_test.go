@@ -69,6 +69,14 @@ func TestParseGCLine(t *testing.T) {
 	}
 }
 
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{7: "7", 999: "999", 1000: "1,000", 10000: "10,000", 1234567: "1,234,567"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
 func TestParseProcStatus(t *testing.T) {
 	m, err := parseProcStatus("Name:\tvetbridge\nVmHWM:\t  110000 kB\nVmRSS:\t  105000 kB\nRssAnon:\t   60000 kB\nRssFile:\t   45000 kB\n")
 	if err != nil || m != (procMem{RSS: 105000, HWM: 110000, Anon: 60000, File: 45000}) {
@@ -80,8 +88,8 @@ func TestParseProcStatus(t *testing.T) {
 }
 
 // TestMeasureRealBinary runs the whole measurement, briefly, against the
-// binary named by VETBRIDGE_BIN (make build makes bin/vetbridge; it needs
-// cgo, which these tests do not).
+// binary named by VETBRIDGE_BIN, an absolute path (make build makes
+// bin/vetbridge; it needs cgo, which these tests do not).
 func TestMeasureRealBinary(t *testing.T) {
 	bin := os.Getenv("VETBRIDGE_BIN")
 	if bin == "" || testing.Short() {

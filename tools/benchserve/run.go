@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -25,6 +26,25 @@ type options struct {
 	Build  bool
 	Env    []string // extra environment for the server, to try runtime settings
 	Keep   bool
+	Check  bool // fail when a target is missed
+}
+
+// The targets of issue 10.
+const (
+	targetEcho = 300 * time.Millisecond
+	targetRSS  = 40 << 10 // KiB
+)
+
+// met says whether the run reached both targets.
+func (r *report) met() (echo, rss bool) {
+	return r.EchoMedian() <= targetEcho, r.Idle.RSS <= targetRSS
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**not met**"
 }
 
 type envFlag []string
@@ -50,6 +70,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs.BoolVar(&o.Build, "build", true, "build --bin first when it is missing or older than the sources")
 	fs.Var((*envFlag)(&o.Env), "env", "NAME=VALUE for the server's environment (repeatable), to compare runtime settings")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the generated data directory")
+	fs.BoolVar(&o.Check, "check", false, "exit non-zero when a target (first C-ECHO ≤ 300 ms, idle RSS ≤ 40 MB) is missed")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -68,18 +89,22 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	}
 	if o.Out == "" {
 		rep.writeMarkdown(stdout)
-		return nil
+	} else {
+		f, err := os.Create(o.Out)
+		if err != nil {
+			return err
+		}
+		rep.writeMarkdown(f)
+		if err := f.Close(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "benchserve: first C-ECHO %s (median of %d), idle RSS %.1f MB; wrote %s\n",
+			ms(rep.EchoMedian()), len(rep.Echoes), mb(rep.Idle.RSS), o.Out)
 	}
-	f, err := os.Create(o.Out)
-	if err != nil {
-		return err
+	if echoOK, rssOK := rep.met(); o.Check && !(echoOK && rssOK) {
+		return fmt.Errorf("targets missed: first C-ECHO %s (target %s), idle RSS %.1f MB (target %d MB)",
+			ms(rep.EchoMedian()), ms(targetEcho), mb(rep.Idle.RSS), targetRSS>>10)
 	}
-	rep.writeMarkdown(f)
-	if err := f.Close(); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "benchserve: first C-ECHO %s (median of %d), idle RSS %.1f MB; wrote %s\n",
-		ms(rep.EchoMedian()), len(rep.Echoes), mb(rep.Idle.RSS), o.Out)
 	return nil
 }
 
@@ -346,7 +371,7 @@ func ms(d time.Duration) string      { return fmt.Sprintf("%.0f ms", float64(d)/
 func seconds(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
 
 func (r *report) writeMarkdown(w io.Writer) {
-	fmt.Fprintf(w, "# `vetbridge serve` with %d stored referrals\n\n", r.Items)
+	fmt.Fprintf(w, "# `vetbridge serve` with %s stored referrals\n\n", thousands(r.Items))
 	fmt.Fprintf(w, "Measured %s by `tools/benchserve` (`make bench`, `scripts/bench-serve.sh`) on %s.\n\n",
 		r.When.Format("2006-01-02 15:04 UTC"), r.Machine)
 	if len(r.Env) > 0 {
@@ -359,16 +384,17 @@ func (r *report) writeMarkdown(w io.Writer) {
 		gc = fmt.Sprintf("%.0f MB live after the last of %d cycles (at %s%s), next goal %.0f MB",
 			r.GC.LiveMB, r.GCs, seconds(r.GC.At), map[bool]string{true: ", forced", false: ""}[r.GC.Forced], r.GC.GoalMB)
 	}
+	echoOK, rssOK := r.met()
 	fmt.Fprintln(w, "| figure | measured | target |")
 	fmt.Fprintln(w, "|---|---|---|")
-	fmt.Fprintf(w, "| first C-ECHO answered, from process start (median of %d starts; fastest, slowest) | %s (%s, %s) | ≤ 300 ms |\n",
-		len(sorted), ms(r.EchoMedian()), ms(sorted[0]), ms(sorted[len(sorted)-1]))
-	fmt.Fprintf(w, "| resident memory (VmRSS) idle, %s after start | %.1f MB | ≤ 40 MB |\n", seconds(r.IdleAt), mb(r.Idle.RSS))
-	fmt.Fprintf(w, "| the same binary on an empty store: first C-ECHO, VmRSS (anonymous / file-backed) | %s, %.1f MB (%.1f / %.1f) | |\n",
-		ms(r.EmptyEcho), mb(r.EmptyMem.RSS), mb(r.EmptyMem.Anon), mb(r.EmptyMem.File))
+	fmt.Fprintf(w, "| first C-ECHO answered, from process start (median of %d starts; fastest, slowest) | %s (%s, %s) | ≤ 300 ms: %s |\n",
+		len(sorted), ms(r.EchoMedian()), ms(sorted[0]), ms(sorted[len(sorted)-1]), verdict(echoOK))
+	fmt.Fprintf(w, "| resident memory (VmRSS) idle, %s after start | %.1f MB | ≤ 40 MB: %s |\n", seconds(r.IdleAt), mb(r.Idle.RSS), verdict(rssOK))
 	fmt.Fprintf(w, "| of which anonymous (heap, stacks, runtime) / file-backed (binary, database pages) | %.1f MB / %.1f MB | |\n",
 		mb(r.Idle.Anon), mb(r.Idle.File))
 	fmt.Fprintf(w, "| peak resident memory (VmHWM) | %.1f MB | |\n", mb(r.Idle.HWM))
+	fmt.Fprintf(w, "| the same binary on an empty store: first C-ECHO, VmRSS (anonymous / file-backed) | %s, %.1f MB (%.1f / %.1f) | |\n",
+		ms(r.EmptyEcho), mb(r.EmptyMem.RSS), mb(r.EmptyMem.Anon), mb(r.EmptyMem.File))
 	fmt.Fprintf(w, "| Go heap (GODEBUG=gctrace=1) | %s | |\n", gc)
 	fmt.Fprintf(w, "| database file | %.1f MB (filled in %s) | |\n", float64(r.DBBytes)/(1<<20), seconds(r.FillTime))
 	fmt.Fprintf(w, "| check query `%s` after the idle reading | %d answers | > 0 |\n\n", r.Query, r.Matches)
@@ -380,10 +406,18 @@ func (r *report) writeMarkdown(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %.1f MB | %.1f MB | %.1f MB |\n", seconds(s.At), mb(s.Mem.RSS), mb(s.Mem.Anon), mb(s.Mem.File))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "Method: %d Provet-shaped referrals (a week back to three weeks ahead, most waiting, past ones mostly "+
+	fmt.Fprintf(w, "Method: %s Provet-shaped referrals (a week back to three weeks ahead, most waiting, past ones mostly "+
 		"completed) are written through `app/records` into a fresh data directory whose configuration finished "+
 		"first run and has no Provet sign-in; `vetbridge serve --data DIR --dicom-port P` is started %d times and a "+
 		"C-ECHO retried every 2 ms from loopback is timed from the process's start; on the last start /proc/PID/status "+
 		"is read at the times above, then one patient-name C-FIND checks the items are served. MB = 2^20 bytes.\n",
-		r.Items, len(r.Echoes))
+		thousands(r.Items), len(r.Echoes))
+}
+
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
