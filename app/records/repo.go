@@ -21,10 +21,6 @@ type Repo struct {
 	onChange func()
 
 	mu sync.Mutex
-	// waiting holds the keys of referrals scheduled and not yet started,
-	// kept up to date by Apply, so the count the tray asks for often costs
-	// nothing however large the worklist.
-	waiting map[string]struct{}
 	// startKeys are the keys of the records Open found, until StartKeys
 	// hands them over.
 	startKeys []string
@@ -38,7 +34,7 @@ func Open(st *store.Store, log *slog.Logger, onChange func()) (*Repo, error) {
 	if onChange == nil {
 		onChange = func() {}
 	}
-	r := &Repo{st: st, idx: worklist.NewIndex(), log: log, onChange: onChange, waiting: map[string]struct{}{}}
+	r := &Repo{st: st, idx: worklist.NewIndex(), log: log, onChange: onChange}
 	all, err := loadAll(st)
 	if err != nil {
 		return nil, fmt.Errorf("load the stored worklist: %w", err)
@@ -64,9 +60,6 @@ func Open(st *store.Store, log *slog.Logger, onChange func()) (*Repo, error) {
 		} else {
 			// Not interned: its strings may share the record's bytes.
 			r.startKeys = append(r.startKeys, strings.Clone(l.view.Item.Key))
-		}
-		if waiting(l.view.ProvetState, l.view.Item.SPSStatus) {
-			r.waiting[l.view.Item.Key] = struct{}{}
 		}
 		*l = loaded{} // the index copies the item; free the rest as we go
 	}
@@ -95,21 +88,14 @@ func (r *Repo) Index() *worklist.Index { return r.idx }
 // Store is the database underneath, for the sync cursor and the outbox.
 func (r *Repo) Store() *store.Store { return r.st }
 
-func (r *Repo) track(rec Record) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if rec.Waiting() {
-		r.waiting[rec.Item.Key] = struct{}{}
-	} else {
-		delete(r.waiting, rec.Item.Key)
-	}
-}
-
-// Waiting counts the referrals scheduled and not yet started.
+// Waiting counts the referrals scheduled and not yet started: the items
+// the index holds (those on the worklist) whose step status is SCHEDULED
+// or empty. The index keeps its counts by status as items come and go, so
+// the count the tray asks for often costs nothing however large the
+// worklist, and no set of keys is kept beside it.
 func (r *Repo) Waiting() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.waiting)
+	c := r.idx.StatusCounts()
+	return c["SCHEDULED"] + c[""]
 }
 
 // Get returns one record by key.
@@ -144,13 +130,7 @@ func (r *Repo) Apply(puts []Record, deletes []string) error {
 		} else {
 			off = append(off, rec.Item.Key)
 		}
-		r.track(rec)
 	}
-	r.mu.Lock()
-	for _, k := range deletes {
-		delete(r.waiting, k)
-	}
-	r.mu.Unlock()
 	r.idx.Delete(off...)
 	if err := r.idx.Put(onList...); err != nil {
 		return err

@@ -97,6 +97,14 @@ func TestOpenLoadsWhatApplyWrote(t *testing.T) {
 	if !slices.Equal(keys, want) {
 		t.Error("StartKeys are not the stored keys")
 	}
+	started := testRecord(0, provet.StatusInProgress)
+	started.Item.SPSStatus = "STARTED"
+	if err := r2.Apply([]Record{started}, []string{puts[4].Item.Key}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r2.Waiting(); got != wantWaiting-2 {
+		t.Errorf("after starting one waiting referral and deleting another, %d waiting, want %d", got, wantWaiting-2)
+	}
 	if again := r2.StartKeys(); again != nil {
 		t.Errorf("StartKeys handed %d keys a second time", len(again))
 	}
