@@ -29,46 +29,71 @@ type Manager interface {
 	Enabled() (bool, error)
 }
 
-// Registry is the one Windows registry key autostart uses,
-// HKCU\Software\Microsoft\Windows\CurrentVersion\Run, as string values.
+// The HKEY_CURRENT_USER keys autostart uses. Task Manager's Startup tab (and Settings >
+// Apps > Startup) switch a Run entry off without removing it, by a binary value of the same
+// name under StartupApprovedKey whose first byte is odd (02 on, 03 off).
+const (
+	RunKey             = `Software\Microsoft\Windows\CurrentVersion\Run`
+	StartupApprovedKey = `Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run`
+)
+
+// Registry is the part of HKEY_CURRENT_USER autostart uses; key is a path under it.
 type Registry interface {
-	SetString(name, value string) error
-	// GetString reports ok=false, and no error, when the value does not exist.
-	GetString(name string) (value string, ok bool, err error)
-	// Delete removes the value; a missing value is not an error.
-	Delete(name string) error
+	// SetString writes a REG_SZ value, creating the key if needed.
+	SetString(key, name, value string) error
+	// GetString reports ok=false, and no error, when the value or key does not exist.
+	GetString(key, name string) (value string, ok bool, err error)
+	// GetBinary reads a REG_BINARY value like GetString.
+	GetBinary(key, name string) (value []byte, ok bool, err error)
+	// Delete removes the value; a missing value or key is not an error.
+	Delete(key, name string) error
 }
 
-// RunKey is the Windows Manager: one REG_SZ value, named Name, holding the command line.
-type RunKey struct{ reg Registry }
+// Run is the Windows Manager: a REG_SZ value, named Name, under RunKey holding the command
+// line, not switched off under StartupApprovedKey.
+type Run struct{ reg Registry }
 
-// NewRunKey returns the Windows Manager over reg.
-func NewRunKey(reg Registry) *RunKey { return &RunKey{reg: reg} }
+// NewRun returns the Windows Manager over reg.
+func NewRun(reg Registry) *Run { return &Run{reg: reg} }
 
-func (k *RunKey) Enable(exe string, args ...string) error {
+// Enable also clears a switch-off made in Task Manager: turning autostart on in VetBridge's
+// settings must mean Windows starts it.
+func (k *Run) Enable(exe string, args ...string) error {
 	cmd, err := WindowsCommandLine(exe, args...)
 	if err != nil {
 		return err
 	}
-	if err := k.reg.SetString(Name, cmd); err != nil {
-		return fmt.Errorf("write the autostart entry (HKCU Run key %q): %w", Name, err)
+	if err := k.reg.SetString(RunKey, Name, cmd); err != nil {
+		return fmt.Errorf("write the autostart entry (HKCU\\%s, %q): %w", RunKey, Name, err)
+	}
+	if err := k.reg.Delete(StartupApprovedKey, Name); err != nil {
+		return fmt.Errorf("clear the Task Manager switch-off (HKCU\\%s, %q): %w", StartupApprovedKey, Name, err)
 	}
 	return nil
 }
 
-func (k *RunKey) Disable() error {
-	if err := k.reg.Delete(Name); err != nil {
-		return fmt.Errorf("remove the autostart entry (HKCU Run key %q): %w", Name, err)
+func (k *Run) Disable() error {
+	for _, key := range []string{RunKey, StartupApprovedKey} {
+		if err := k.reg.Delete(key, Name); err != nil {
+			return fmt.Errorf("remove the autostart entry (HKCU\\%s, %q): %w", key, Name, err)
+		}
 	}
 	return nil
 }
 
-func (k *RunKey) Enabled() (bool, error) {
-	v, ok, err := k.reg.GetString(Name)
+func (k *Run) Enabled() (bool, error) {
+	v, ok, err := k.reg.GetString(RunKey, Name)
 	if err != nil {
-		return false, fmt.Errorf("read the autostart entry (HKCU Run key %q): %w", Name, err)
+		return false, fmt.Errorf("read the autostart entry (HKCU\\%s, %q): %w", RunKey, Name, err)
 	}
-	return ok && strings.TrimSpace(v) != "", nil
+	if !ok || strings.TrimSpace(v) == "" {
+		return false, nil
+	}
+	approved, ok, err := k.reg.GetBinary(StartupApprovedKey, Name)
+	if err != nil {
+		return false, fmt.Errorf("read the Task Manager startup state (HKCU\\%s, %q): %w", StartupApprovedKey, Name, err)
+	}
+	return !ok || len(approved) == 0 || approved[0]&1 == 0, nil
 }
 
 // WindowsCommandLine is exe and args as Windows parses a Run key command line: the program

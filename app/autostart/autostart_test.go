@@ -9,34 +9,45 @@ import (
 	"testing"
 )
 
+// fakeRegistry holds values as "key\\name"; binary ones as their bytes in a string.
 type fakeRegistry struct {
 	values map[string]string
 	err    error
 }
 
-func (r *fakeRegistry) SetString(name, value string) error {
+func (r *fakeRegistry) SetString(key, name, value string) error {
 	if r.err != nil {
 		return r.err
 	}
-	r.values[name] = value
+	r.values[key+`\`+name] = value
 	return nil
 }
 
-func (r *fakeRegistry) GetString(name string) (string, bool, error) {
+func (r *fakeRegistry) GetString(key, name string) (string, bool, error) {
 	if r.err != nil {
 		return "", false, r.err
 	}
-	v, ok := r.values[name]
+	v, ok := r.values[key+`\`+name]
 	return v, ok, nil
 }
 
-func (r *fakeRegistry) Delete(name string) error {
+func (r *fakeRegistry) GetBinary(key, name string) ([]byte, bool, error) {
+	v, ok, err := r.GetString(key, name)
+	return []byte(v), ok, err
+}
+
+func (r *fakeRegistry) Delete(key, name string) error {
 	if r.err != nil {
 		return r.err
 	}
-	delete(r.values, name)
+	delete(r.values, key+`\`+name)
 	return nil
 }
+
+const (
+	runValue      = `Software\Microsoft\Windows\CurrentVersion\Run\VetBridge`
+	approvedValue = `Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run\VetBridge`
+)
 
 func TestRunKeyValue(t *testing.T) {
 	for _, tc := range []struct {
@@ -52,11 +63,11 @@ func TestRunKeyValue(t *testing.T) {
 		{`C:\vb\vetbridge.exe`, []string{`a\\"b`}, `"C:\vb\vetbridge.exe" "a\\\\\"b"`},
 	} {
 		reg := &fakeRegistry{values: map[string]string{"Other": "x"}}
-		k := NewRunKey(reg)
+		k := NewRun(reg)
 		if err := k.Enable(tc.exe, tc.args...); err != nil {
 			t.Fatalf("Enable(%q, %q): %v", tc.exe, tc.args, err)
 		}
-		want := map[string]string{"Other": "x", "VetBridge": tc.want}
+		want := map[string]string{"Other": "x", runValue: tc.want}
 		if !maps.Equal(reg.values, want) {
 			t.Errorf("Enable(%q, %q) wrote %q, want %q", tc.exe, tc.args, reg.values, want)
 		}
@@ -80,7 +91,7 @@ func TestRunKeyValue(t *testing.T) {
 
 func TestRunKeyRefusesRelativeOrBrokenPaths(t *testing.T) {
 	reg := &fakeRegistry{values: map[string]string{}}
-	k := NewRunKey(reg)
+	k := NewRun(reg)
 	for _, exe := range []string{"vetbridge.exe", `VetBridge\vetbridge.exe`, `C:vetbridge.exe`, "", `C:\a"b\vetbridge.exe`} {
 		if err := k.Enable(exe); err == nil {
 			t.Errorf("Enable(%q) accepted", exe)
@@ -95,11 +106,45 @@ func TestRunKeyRefusesRelativeOrBrokenPaths(t *testing.T) {
 }
 
 func TestRunKeyErrorsSayWhere(t *testing.T) {
-	k := NewRunKey(&fakeRegistry{err: errors.New("access denied")})
+	k := NewRun(&fakeRegistry{err: errors.New("access denied")})
 	for _, err := range []error{k.Enable(`C:\vb\vetbridge.exe`), k.Disable(), func() error { _, err := k.Enabled(); return err }()} {
 		if err == nil || !errors.Is(err, k.reg.(*fakeRegistry).err) {
 			t.Errorf("error %v does not wrap the registry's", err)
 		}
+	}
+}
+
+// Task Manager's Startup tab switches an entry off beside the Run value; turning autostart on
+// in VetBridge must switch it back on.
+func TestRunKeySwitchedOffInTaskManager(t *testing.T) {
+	const exe = `C:\vb\vetbridge.exe`
+	for approved, want := range map[string]bool{
+		"\x03\x00\x00\x00\x00\x00\x00\x00\x10\x5f\x42\x8c\x3e\x1a\xdb\x01": false,
+		"\x07\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00":                 false,
+		"\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00":                 true,
+		"": true,
+	} {
+		reg := &fakeRegistry{values: map[string]string{runValue: `"` + exe + `"`, approvedValue: approved}}
+		k := NewRun(reg)
+		if on, err := k.Enabled(); on != want || err != nil {
+			t.Errorf("Enabled() = %v, %v with StartupApproved % x, want %v", on, err, approved, want)
+		}
+		if err := k.Enable(exe); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := reg.values[approvedValue]; ok {
+			t.Errorf("Enable left the StartupApproved value % x", approved)
+		}
+		if on, err := k.Enabled(); !on || err != nil {
+			t.Errorf("Enabled() = %v, %v after Enable", on, err)
+		}
+	}
+	reg := &fakeRegistry{values: map[string]string{approvedValue: "\x02", "Other": "x"}}
+	if err := NewRun(reg).Disable(); err != nil || !maps.Equal(reg.values, map[string]string{"Other": "x"}) {
+		t.Errorf("Disable: %v, left %q", err, reg.values)
+	}
+	if on, _ := NewRun(&fakeRegistry{values: map[string]string{approvedValue: "\x02"}}).Enabled(); on {
+		t.Error("enabled with only a StartupApproved value and no Run value")
 	}
 }
 

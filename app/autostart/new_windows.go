@@ -9,52 +9,74 @@ import (
 	"golang.org/x/sys/windows/registry"
 )
 
-const runKeyPath = `Software\Microsoft\Windows\CurrentVersion\Run`
-
 // New returns the Manager of this system: the current user's Run key.
-func New() (Manager, error) { return NewRunKey(userKey{path: runKeyPath}), nil }
+func New() (Manager, error) { return NewRun(currentUser{}), nil }
 
-// userKey is Registry over a key under HKEY_CURRENT_USER.
-type userKey struct{ path string }
+// currentUser is Registry over HKEY_CURRENT_USER; root prefixes every key, so tests can work
+// under a scratch key.
+type currentUser struct{ root string }
 
-func (k userKey) SetString(name, value string) error {
-	key, _, err := registry.CreateKey(registry.CURRENT_USER, k.path, registry.SET_VALUE)
-	if err != nil {
-		return fmt.Errorf("open HKCU\\%s: %w", k.path, err)
+func (u currentUser) path(key string) string {
+	if u.root == "" {
+		return key
 	}
-	defer key.Close()
-	return key.SetStringValue(name, value)
+	return u.root + `\` + key
 }
 
-func (k userKey) GetString(name string) (string, bool, error) {
-	key, err := registry.OpenKey(registry.CURRENT_USER, k.path, registry.QUERY_VALUE)
+// open opens key for access; ok is false when it does not exist.
+func (u currentUser) open(key string, access uint32) (registry.Key, bool, error) {
+	k, err := registry.OpenKey(registry.CURRENT_USER, u.path(key), access)
 	if errors.Is(err, registry.ErrNotExist) {
-		return "", false, nil
+		return 0, false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("open HKCU\\%s: %w", k.path, err)
+		return 0, false, fmt.Errorf("open HKCU\\%s: %w", u.path(key), err)
 	}
-	defer key.Close()
-	v, _, err := key.GetStringValue(name)
-	if errors.Is(err, registry.ErrNotExist) {
-		return "", false, nil
-	}
+	return k, true, nil
+}
+
+func (u currentUser) SetString(key, name, value string) error {
+	k, _, err := registry.CreateKey(registry.CURRENT_USER, u.path(key), registry.SET_VALUE)
 	if err != nil {
+		return fmt.Errorf("open HKCU\\%s: %w", u.path(key), err)
+	}
+	defer k.Close()
+	return k.SetStringValue(name, value)
+}
+
+func (u currentUser) GetString(key, name string) (string, bool, error) {
+	k, ok, err := u.open(key, registry.QUERY_VALUE)
+	if !ok || err != nil {
 		return "", false, err
 	}
-	return v, true, nil
+	defer k.Close()
+	v, _, err := k.GetStringValue(name)
+	if errors.Is(err, registry.ErrNotExist) {
+		return "", false, nil
+	}
+	return v, err == nil, err
 }
 
-func (k userKey) Delete(name string) error {
-	key, err := registry.OpenKey(registry.CURRENT_USER, k.path, registry.SET_VALUE)
+func (u currentUser) GetBinary(key, name string) ([]byte, bool, error) {
+	k, ok, err := u.open(key, registry.QUERY_VALUE)
+	if !ok || err != nil {
+		return nil, false, err
+	}
+	defer k.Close()
+	v, _, err := k.GetBinaryValue(name)
 	if errors.Is(err, registry.ErrNotExist) {
-		return nil
+		return nil, false, nil
 	}
-	if err != nil {
-		return fmt.Errorf("open HKCU\\%s: %w", k.path, err)
+	return v, err == nil, err
+}
+
+func (u currentUser) Delete(key, name string) error {
+	k, ok, err := u.open(key, registry.SET_VALUE)
+	if !ok || err != nil {
+		return err
 	}
-	defer key.Close()
-	if err := key.DeleteValue(name); err != nil && !errors.Is(err, registry.ErrNotExist) {
+	defer k.Close()
+	if err := k.DeleteValue(name); err != nil && !errors.Is(err, registry.ErrNotExist) {
 		return err
 	}
 	return nil

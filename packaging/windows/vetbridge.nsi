@@ -328,6 +328,7 @@ Section "Uninstall"
 
   ; Autostart is per user (HKCU): remove this user's, so Windows does not start a deleted exe.
   DeleteRegValue HKCU "${RUNKEY}" "${APPNAME}"
+  DeleteRegValue HKCU "Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run" "${APPNAME}"
 
   Delete "$SMPROGRAMS\${APPNAME}.lnk"
   Delete "$INSTDIR\${APPEXE}"
