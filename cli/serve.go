@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
+	"time"
 
 	"github.com/vetbridge/vetbridge/app"
 )
@@ -43,5 +45,9 @@ func cmdServe(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer a.Close()
+	// Loading the stored worklist leaves garbage the runtime hands back only
+	// slowly; a server idles for days, so give it back once, as the desktop does.
+	releaseStartupMemory := time.AfterFunc(15*time.Second, debug.FreeOSMemory)
+	defer releaseStartupMemory.Stop()
 	return a.Run(ctx)
 }

@@ -67,6 +67,9 @@ func Open(st *store.Store, log *slog.Logger, onChange func()) (*Repo, error) {
 	if err := r.idx.ReplaceAll(items); err != nil {
 		return nil, fmt.Errorf("load the stored worklist: %w", err)
 	}
+	// The load read most of the file through bbolt's map; the index now
+	// holds what queries need, so those pages need not stay resident.
+	st.ReleaseMapped()
 	return r, nil
 }
 
