@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -30,8 +32,12 @@ type referralDetail struct {
 	showImages, markDone     *widget.Button
 	copyID, explain          *widget.Button
 	viewerHint               *widget.Label
-	actions, body            *fyne.Container
-	message                  *linkMessage
+	// images is what the PACS holds for the referral, asked when the pane
+	// opens on it; walkIn says the exam has no Provet order.
+	images, walkIn *widget.Label
+	imagesAsked    string
+	actions, body  *fyne.Container
+	message        *linkMessage
 }
 
 func newReferralDetail(u *ui) *referralDetail {
@@ -62,11 +68,16 @@ func newReferralDetail(u *ui) *referralDetail {
 		d.u.modalities.setReferral(d.key)
 		d.u.selectView(ViewModalities)
 	})
+	d.images = wrapLabel("")
+	d.images.Hide()
+	d.walkIn = wrapLabel("Walk-in exam: it is on the modalities' worklist, but Provet has no imaging order for it, so it stays in VetBridge and no status goes to Provet.")
+	d.walkIn.Importance = widget.WarningImportance
+	d.walkIn.Hide()
 	d.viewerHint = widget.NewLabel("Show images needs the PACS viewer address: add it in Settings.")
 	d.viewerHint.Wrapping = fyne.TextWrapWord
 	d.viewerHint.Importance = widget.LowImportance
 	d.actions = container.NewGridWithColumns(2, d.showImages, d.markDone, d.copyID, d.explain)
-	d.body = container.NewVBox(d.actions, d.viewerHint, d.message.content, widget.NewSeparator(),
+	d.body = container.NewVBox(d.actions, d.viewerHint, d.message.content, d.walkIn, d.images, widget.NewSeparator(),
 		d.people, d.remarks, d.history, widget.NewSeparator(), d.showIT, d.it)
 	d.content = container.NewVBox(d.title, d.subtitle, d.body)
 	d.show("")
@@ -80,6 +91,8 @@ func (d *referralDetail) show(key string) {
 	}
 	if d.key != key {
 		d.message.set("", "")
+		d.imagesAsked = ""
+		setShown(d.images, "")
 	}
 	d.key = key
 	if !ok {
@@ -90,6 +103,7 @@ func (d *referralDetail) show(key string) {
 		return
 	}
 	d.updateViewer()
+	d.askImages(r)
 	if reflect.DeepEqual(r, d.shown) {
 		// Rebuilding on every sync would drop a text selection in progress.
 		return
@@ -129,6 +143,11 @@ func (d *referralDetail) show(key string) {
 		d.remarks.SetText("No remarks.")
 	}
 	d.showHistory(r.History)
+	if r.WalkIn {
+		d.walkIn.Show()
+	} else {
+		d.walkIn.Hide()
+	}
 	if r.Status == "COMPLETED" || r.Status == "DISCONTINUED" {
 		d.markDone.Disable()
 	} else {
@@ -242,5 +261,43 @@ func (d *referralDetail) showHistory(entries []string) {
 	d.history.Add(widget.NewLabelWithStyle("History", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	for _, e := range entries {
 		d.history.Add(valueLabel(e))
+	}
+}
+
+// askImages asks the PACS about the referral once each time the pane opens
+// on it; until the answer comes, the row's last known words show.
+func (d *referralDetail) askImages(r app.Referral) {
+	if d.imagesAsked == r.Key {
+		return
+	}
+	d.imagesAsked = r.Key
+	if r.Images != "" {
+		setShown(d.images, "Images: "+r.Images+" (asking the PACS…)")
+	}
+	key := r.Key
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), backgroundTimeout)
+		defer cancel()
+		sum, err := d.u.b.ImagesFor(ctx, key)
+		d.u.do(func() {
+			if d.key == key {
+				d.showImagesSummary(sum, err)
+			}
+		})
+	}()
+}
+
+func (d *referralDetail) showImagesSummary(sum app.ImagesSummary, err error) {
+	switch {
+	case errors.Is(err, app.ErrNoPACS):
+		setShown(d.images, "")
+	case err != nil && sum.Summary != "":
+		setShown(d.images, "Images: "+sum.Summary+", as last seen. "+err.Error())
+	case err != nil:
+		setShown(d.images, "Could not ask the PACS: "+err.Error())
+	case sum.Summary != "":
+		setShown(d.images, "Images: "+sum.Summary)
+	default:
+		setShown(d.images, "")
 	}
 }

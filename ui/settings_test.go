@@ -119,7 +119,7 @@ func TestTraySignInOpensSettingsAndSignsIn(t *testing.T) {
 	fake.who = "Anna Vet"
 	h := newHarness(t, fake, Options{})
 	h.tray.item(t, "Sign in with Provet").Action()
-	if !h.u.visible || h.u.tabs.SelectedIndex() != 2 {
+	if !h.u.visible || h.u.tabs.Selected().Content != h.u.settings.content {
 		t.Error("sign-in from the tray should show Settings, where its progress shows")
 	}
 	h.settle("signed in", func() bool { return strings.HasPrefix(h.u.settings.signIn.state.Text, "Signed in as Anna Vet") })

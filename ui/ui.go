@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"sync"
 	"time"
@@ -40,12 +41,15 @@ type ui struct {
 	do    func(func())
 	clock clock
 
-	win     fyne.Window
-	tabs    *container.AppTabs
-	main    fyne.CanvasObject
-	visible bool
+	win  fyne.Window
+	tabs *container.AppTabs
+	// unmatchedTab's title counts the exams waiting there.
+	unmatchedTab *container.TabItem
+	main         fyne.CanvasObject
+	visible      bool
 
 	worklist   *worklistView
+	unmatched  *unmatchedView
 	modalities *modalitiesView
 	settings   *settingsView
 	status     *statusBar
@@ -107,8 +111,11 @@ func newUI(fa fyne.App, b Backend, t tray, opts Options, do func(func())) *ui {
 	u.worklist = newWorklistView(u)
 	u.settings = newSettingsView(u)
 	u.modalities = newModalitiesView(u)
+	u.unmatched = newUnmatchedView(u)
+	u.unmatchedTab = container.NewTabItem("Unmatched", u.unmatched.content)
 	u.tabs = container.NewAppTabs(
 		container.NewTabItem("Worklist", u.worklist.content),
+		u.unmatchedTab,
 		container.NewTabItem("Modalities", u.modalities.content),
 		container.NewTabItem("Settings", u.settings.content),
 	)
@@ -152,6 +159,7 @@ func (u *ui) stop() {
 func (u *ui) apply(d dirty) {
 	if d.referrals {
 		u.worklist.refresh()
+		u.unmatched.refresh()
 	}
 	if d.devices {
 		u.modalities.refresh()
@@ -183,6 +191,7 @@ func (u *ui) apply(d dirty) {
 
 func (u *ui) refreshAll() {
 	u.worklist.refresh()
+	u.unmatched.refresh()
 	u.modalities.refresh()
 	u.refreshStatus()
 }
@@ -205,14 +214,30 @@ func (u *ui) selectView(name string) {
 		return
 	}
 	switch name {
-	case ViewModalities:
+	case ViewUnmatched:
 		u.tabs.SelectIndex(1)
-	case ViewSettings:
+	case ViewModalities:
 		u.tabs.SelectIndex(2)
+	case ViewSettings:
+		u.tabs.SelectIndex(3)
 	default:
 		u.tabs.SelectIndex(0)
 	}
 	u.updateTitle()
+}
+
+// updateUnmatchedTab counts the unmatched exams in the tab's title, so they
+// are seen from the worklist.
+func (u *ui) updateUnmatchedTab(n int) {
+	text := "Unmatched"
+	if n > 0 {
+		text = fmt.Sprintf("Unmatched (%d)", n)
+	}
+	if u.unmatchedTab.Text != text {
+		u.unmatchedTab.Text = text
+		u.tabs.Refresh()
+		u.updateTitle()
+	}
 }
 
 func (u *ui) updateTitle() {

@@ -389,7 +389,7 @@ func TestExplainShowsTheReasons(t *testing.T) {
 
 	h.u.worklist.table.Select(widget.TableCellID{Row: 0, Col: 0})
 	test.Tap(h.u.worklist.detail.explain)
-	if h.u.tabs.SelectedIndex() != 1 || !strings.Contains(m.referral.Text, "Bella") {
+	if h.u.tabs.Selected().Content != m.content || !strings.Contains(m.referral.Text, "Bella") {
 		t.Fatalf("explain should open the modalities view on Bella: %q", m.referral.Text)
 	}
 	m.table.Select(widget.TableCellID{Row: 0, Col: 0})

@@ -22,7 +22,7 @@ const (
 
 // Column widths fit the table beside a readable detail pane in a 1,160 px
 // window, with Status second so that it never scrolls out of sight; the
-// requesting vet is in the detail pane.
+// requesting vet is in the detail pane. Images says what the PACS holds.
 var worklistColumns = []struct {
 	title string
 	width float32
@@ -30,10 +30,19 @@ var worklistColumns = []struct {
 }{
 	{"Time", 64, func(r app.Referral) string { return timeText(r.Scheduled) }},
 	{"Status", 104, func(r app.Referral) string { return statusText(r.Status) }},
-	{"Pet", 176, func(r app.Referral) string { return petText(r) }},
-	{"Owner", 146, func(r app.Referral) string { return r.OwnerName }},
-	{"Exam", 150, func(r app.Referral) string { return r.Exam }},
-	{"Modality", 92, func(r app.Referral) string { return joinNonEmpty(" / ", r.Modality, r.StationAE) }},
+	{"Pet", 144, func(r app.Referral) string { return petText(r) }},
+	{"Owner", 120, func(r app.Referral) string { return r.OwnerName }},
+	{"Exam", 124, func(r app.Referral) string { return examText(r) }},
+	{"Modality", 76, func(r app.Referral) string { return joinNonEmpty(" / ", r.Modality, r.StationAE) }},
+	{"Images", 118, func(r app.Referral) string { return r.Images }},
+}
+
+// examText marks exams that have no Provet order.
+func examText(r app.Referral) string {
+	if r.WalkIn {
+		return joinNonEmpty(": ", "Walk-in", r.Exam)
+	}
+	return r.Exam
 }
 
 // allDaysTimeWidth is the Time column's width when it shows dates too.
@@ -67,6 +76,8 @@ type worklistView struct {
 	detail            *referralDetail
 	done              *doneBar
 	parked            *parkedBar
+	newExam           *widget.Button
+	walkIn            *walkInForm // built when first opened
 }
 
 func newWorklistView(u *ui) *worklistView {
@@ -143,8 +154,9 @@ func newWorklistView(u *ui) *worklistView {
 	w.detail = newReferralDetail(u)
 	w.done = newDoneBar(u)
 	w.parked = newParkedBar(u)
+	w.newExam = widget.NewButtonWithIcon("New exam", theme.ContentAddIcon(), w.openWalkIn)
 	filters := container.NewVBox(
-		container.NewHBox(w.prev, w.day, w.next, w.today, w.allDays, layout.NewSpacer(), w.count),
+		container.NewHBox(w.prev, w.day, w.next, w.today, w.allDays, layout.NewSpacer(), w.count, w.newExam),
 		container.NewBorder(nil, nil, nil, container.NewHBox(w.modality, w.status), w.search),
 	)
 	w.split = container.NewHSplit(w.table, container.NewVScroll(w.detail.content))
@@ -346,4 +358,19 @@ func joinNonEmpty(sep string, parts ...string) string {
 func startOfDay(t time.Time) time.Time {
 	y, m, d := t.Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
+}
+
+// openWalkIn opens "New exam" for a patient without an imaging order.
+func (w *worklistView) openWalkIn() {
+	if w.walkIn == nil {
+		w.walkIn = newWalkInForm(w.u)
+	}
+	w.walkIn.open()
+}
+
+// walkInCreated shows the new exam and says it stays in VetBridge.
+func (w *worklistView) walkInCreated(r app.Referral) {
+	w.selectKey(r.Key)
+	w.done.say("Walk-in exam for "+referralWords(r)+" is on the worklist. It stays in VetBridge only: "+
+		"Provet has no imaging order for it and gets no status from it.", false)
 }
