@@ -3,7 +3,9 @@
 //
 // `vetbridge` starts the desktop app (tray and window); `vetbridge demo`
 // starts it on the built-in Provet simulator; `vetbridge <command>` runs a
-// command (see `vetbridge help`).
+// command (see `vetbridge help`). Built with -tags headless it has no
+// window: a server's `vetbridge serve` then needs no graphics libraries and
+// about a third less memory.
 package main
 
 import (
@@ -12,12 +14,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"fyne.io/fyne/v2"
-
-	"github.com/vetbridge/vetbridge/app"
 	"github.com/vetbridge/vetbridge/app/console"
 	"github.com/vetbridge/vetbridge/cli"
-	"github.com/vetbridge/vetbridge/ui"
 )
 
 func main() {
@@ -28,17 +26,4 @@ func main() {
 	code := cli.Main(ctx, os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Desktop: desktop})
 	stop()
 	os.Exit(code)
-}
-
-// desktop runs the Fyne UI; SIGTERM or Ctrl+C ends it as Quit would.
-func desktop(ctx context.Context, a *app.App, o cli.DesktopOptions) error {
-	go func() {
-		<-ctx.Done()
-		fyne.Do(func() {
-			if fa := fyne.CurrentApp(); fa != nil {
-				fa.Quit()
-			}
-		})
-	}()
-	return ui.Run(a, ui.Options{ShowWindow: o.ShowWindow, StartView: o.StartView, NoTray: o.NoTray})
 }

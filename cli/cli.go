@@ -52,7 +52,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 		return 0
 	case name == "" || strings.HasPrefix(name, "-"):
 		// Flags alone (`vetbridge --view settings`) start the desktop app.
-		name, err = "vetbridge", runDesktop(ctx, env, args, false)
+		name, err = "", runDesktop(ctx, env, args, false)
 	case name == "demo" && !hasFlag(rest, "headless"):
 		err = runDesktop(ctx, env, rest, true)
 	default:
@@ -70,7 +70,10 @@ func Main(ctx context.Context, args []string, env Env) int {
 	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
 		return 2
 	}
-	fmt.Fprintf(env.Stderr, "vetbridge %s: %v\n", name, err)
+	if name != "" {
+		name = " " + name
+	}
+	fmt.Fprintf(env.Stderr, "vetbridge%s: %v\n", name, err)
 	return 1
 }
 

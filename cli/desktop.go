@@ -31,6 +31,9 @@ type DesktopOptions struct {
 // before anything signs in or listens.
 var errNoDesktop = errors.New("no desktop found (no DISPLAY or WAYLAND_DISPLAY): run `vetbridge serve` for the worklist server without a window, or `vetbridge demo --headless` to try it")
 
+// errNoWindowBuild is the answer of a build without the desktop UI.
+var errNoWindowBuild = errors.New("this VetBridge was built without its window (headless): run `vetbridge serve`")
+
 // runDesktop starts the tray app, on the configured Provet tenant or, for
 // `vetbridge demo`, on the built-in simulator. A second launch for the same
 // data directory brings the first one's window forward instead.
@@ -42,7 +45,10 @@ func runDesktop(ctx context.Context, env Env, args []string, isDemo bool) error 
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	if env.Desktop == nil || !platform.HasDisplay() {
+	if env.Desktop == nil {
+		return errNoWindowBuild
+	}
+	if !platform.HasDisplay() {
 		return errNoDesktop
 	}
 	dir := *df.data
