@@ -54,6 +54,13 @@ func installation(t *testing.T) string {
 	return data
 }
 
+func TestHeadlessBuildSaysToServe(t *testing.T) {
+	code, out := run(t, t.Context(), "--data", t.TempDir())
+	if code != 1 || !strings.Contains(out, "built without its window") {
+		t.Fatalf("exit %d, output %q", code, out)
+	}
+}
+
 func TestUnknownCommandIsAnError(t *testing.T) {
 	code, out := run(t, t.Context(), "images-please", "--data", t.TempDir())
 	if code != 2 || !strings.Contains(out, `unknown command "images-please"`) {
@@ -65,9 +72,14 @@ func TestDesktopWithoutDisplaySaysWhatToRun(t *testing.T) {
 	t.Setenv("DISPLAY", "")
 	t.Setenv("WAYLAND_DISPLAY", "")
 	data := t.TempDir()
-	code, out := run(t, t.Context(), "--data", data)
-	if code != 1 || !strings.Contains(out, "no desktop found") || !strings.Contains(out, "vetbridge serve") {
-		t.Fatalf("exit %d, output %q", code, out)
+	var out strings.Builder
+	code := Main(t.Context(), []string{"--data", data}, Env{Stdout: &out, Stderr: &out,
+		Desktop: func(context.Context, *app.App, DesktopOptions) error {
+			t.Error("the window was started without a display")
+			return nil
+		}})
+	if code != 1 || !strings.Contains(out.String(), "no desktop found") || !strings.Contains(out.String(), "vetbridge serve") {
+		t.Fatalf("exit %d, output %q", code, out.String())
 	}
 	if _, err := os.Stat(filepath.Join(data, "vetbridge.db")); err == nil {
 		t.Error("the data directory was opened although no window can be shown")
