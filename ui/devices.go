@@ -68,16 +68,15 @@ func refusedText(d app.Device, now time.Time) string {
 	return s
 }
 
-func registeredText(d app.Device, now time.Time) string {
+// registeredText leaves out when the device last queried (the table says
+// it): a row that changed with every query would be rebuilt under the
+// technician's hand, a Remove half-confirmed with it.
+func registeredText(d app.Device) string {
 	from := "from any address"
 	if len(d.Addrs) > 0 {
 		from = "only from " + strings.Join(d.Addrs, ", ")
 	}
-	last := "has not queried yet"
-	if !d.LastQuery.IsZero() {
-		last = "last query " + shortWhen(d.LastQuery, now)
-	}
-	return fmt.Sprintf("%s, allowed %s; %s", d.CallingAE, from, last)
+	return fmt.Sprintf("%s, allowed %s", d.CallingAE, from)
 }
 
 // shortWhen is a time of today as 10:42, of another day as 28 Nov 10:42.
@@ -115,7 +114,7 @@ func (p *devicePanel) update(devs []app.Device) {
 		case refused:
 			fmt.Fprintf(&sig, "r|%s\n", refusedText(d, now))
 		case registered:
-			fmt.Fprintf(&sig, "k|%s\n", registeredText(d, now))
+			fmt.Fprintf(&sig, "k|%s\n", registeredText(d))
 		}
 	}
 	if sig.String() == p.shown {
@@ -159,7 +158,7 @@ func (p *devicePanel) row(d app.Device, refused bool, now time.Time) *deviceRow 
 		p.list.Add(container.NewBorder(nil, nil, nil, actions, r.text))
 		return r
 	}
-	r.text = widget.NewLabel(registeredText(d, now))
+	r.text = widget.NewLabel(registeredText(d))
 	r.text.Wrapping = fyne.TextWrapWord
 	ae := d.CallingAE
 	r.remove = newConfirmAction("Remove", "Remove "+ae+"? It can no longer query the worklist or report exams.", "Remove", func() { p.removeDevice(ae) })
