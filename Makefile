@@ -4,18 +4,21 @@
 GO        ?= go
 TAGS      := migrated_fynedo
 BIN       := bin/vetbridge
+HEADLESS  := bin/vetbridge-headless
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 DATA      ?= $(CURDIR)/data
 # Packages the build and the tests need: Fyne's cgo toolchain, a virtual display and a session bus
 # for real-window runs, DCMTK as the reference DICOM peer, and Orthanc, whose worklist plugin must
-# serve the .wl files export-wl writes; mingw-w64, NSIS and Wine for `make windows` and its tests.
+# serve the .wl files export-wl writes and which, with its DICOMweb plugin, is the PACS the image
+# tests query; mingw-w64, NSIS and Wine for `make windows` and its tests.
 APT_PKGS  := gcc pkg-config libgl1-mesa-dev xorg-dev libwayland-dev libxkbcommon-dev \
-             xvfb dbus-x11 xauth dcmtk orthanc \
+             xvfb dbus-x11 xauth dcmtk orthanc orthanc-dicomweb \
              gcc-mingw-w64-x86-64 nsis wine wine64 file
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 
-.PHONY: all deps build test vet bench fuzz demo run screenshots clean windows test-windows
+.PHONY: all deps build headless test vet lint bench fuzz demo run screenshots clean windows test-windows
 
 all: build
 
@@ -32,16 +35,30 @@ deps:
 build: deps
 	$(GO) build -tags $(TAGS) -o $(BIN) .
 
+# The same program without its window, for a server's `vetbridge serve`: no cgo, no graphics libraries.
+headless:
+	CGO_ENABLED=0 $(GO) build -tags headless -o $(HEADLESS) .
+
 vet: deps
 	$(GO) vet -tags $(TAGS) ./...
+	$(GO) vet -tags '$(TAGS) xvfbsmoke' ./ui/
+	CGO_ENABLED=0 $(GO) vet -tags headless .
 
-# The race detector over everything, including the interop tests that start real DCMTK peers.
-test: deps vet build windows test-windows
+# staticcheck, pinned; staticcheck.conf says which check is off and why.
+lint:
+	$(GO) run $(STATICCHECK) -tags $(TAGS) ./...
+
+# The race detector over everything, including the interop tests that start real DCMTK and
+# Orthanc peers; then the real window under Xvfb; then Windows (cross-built, tested under Wine).
+test: deps vet lint build headless windows test-windows
 	$(GO) test -race -tags $(TAGS) -count=1 ./...
+	xvfb-run -a $(GO) test -race -tags '$(TAGS) xvfbsmoke' -count=1 -run '^TestRealWindow' ./ui/
 
-bench: deps build
+bench: deps build headless
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./dicom/... ./store/... ./app/...
-	VETBRIDGE_BIN=$(CURDIR)/$(BIN) ./scripts/bench-vs-wlmscpfs.sh
+	$(GO) build -o bin/benchwl ./tools/benchwl
+	BENCHWL_BIN=$(CURDIR)/bin/benchwl ./scripts/bench-vs-wlmscpfs.sh
+	VETBRIDGE_BIN=$(BIN) HEADLESS_BIN=$(HEADLESS) ./scripts/bench-serve.sh
 
 fuzz: deps
 	@set -e; for pkg in $$($(GO) list ./... ); do \
