@@ -49,11 +49,11 @@ func TestLoggerRedactsPatientDataAndTokens(t *testing.T) {
 func TestReferralNoticeHidesOwnerUnlessAllowed(t *testing.T) {
 	r := Referral{PetName: "Pörri", Species: "Dog", Breed: "Finnish Lapphund", OwnerName: "Mäkinen",
 		Exam: "X-ray thorax", RequestingVet: "Dr. Virtanen", Modality: "DX", StationAE: "DX1"}
-	title, msg := referralNotice(r, false)
+	title, msg := r.Notice(false)
 	if strings.Contains(msg, "Mäkinen") || !strings.Contains(title, "X-ray thorax") || !strings.Contains(msg, "Pörri (Dog, Finnish Lapphund)") {
 		t.Fatalf("got %q / %q", title, msg)
 	}
-	if _, msg := referralNotice(r, true); !strings.Contains(msg, "Mäkinen") {
+	if _, msg := r.Notice(true); !strings.Contains(msg, "Mäkinen") {
 		t.Fatalf("owner allowed but missing: %q", msg)
 	}
 }

@@ -140,12 +140,12 @@ func (a *App) notifyNew(fresh []records.Record, summarise bool) {
 	}
 	slices.SortFunc(first, func(x, y Referral) int { return cmp.Compare(x.Key, y.Key) })
 	if summarise || len(first) > summaryAfter {
-		title, msg := summaryNotice(len(first))
+		title, msg := records.SummaryNotice(len(first))
 		a.notify(title, msg)
 		return
 	}
 	for _, r := range first {
-		title, msg := referralNotice(r, nc.ShowOwner)
+		title, msg := r.Notice(nc.ShowOwner)
 		a.notify(title, msg)
 	}
 }
