@@ -2,7 +2,7 @@
 # Cross-compiles each package's tests for windows/amd64 and runs them under Wine.
 #   scripts/wine-test.sh                     every package of the module
 #   scripts/wine-test.sh ./store ./dicom/... only these
-# Packages that need cgo (Fyne: ui/..., the main package) are built with mingw-w64, the rest with
+# Packages that need cgo (Fyne's GLFW driver: ui, main) are built with mingw-w64, the rest with
 # CGO_ENABLED=0 as shipped. WINE_TEST_CGO=0 leaves the cgo ones out (their first build takes
 # minutes). WINE_TEST_MINUTES (default 10) bounds each package (-test.timeout, so a hang ends
 # with every goroutine's stack in the log; Wine itself is killed a minute later);
@@ -18,9 +18,9 @@ module=$(go list -m)
 # "import-path cgo|nocgo" for each package.
 packages() {
   GOOS=windows GOARCH=amd64 CGO_ENABLED=1 go list -tags "$TAGS" \
-    -f '{{.ImportPath}} {{len .CgoFiles}} {{range .Deps}}{{if eq . "fyne.io/fyne/v2"}}fyne{{end}}{{end}}' "$@" |
-    while read -r pkg ncgo fyne; do
-      if [ "$ncgo" != 0 ] || [ -n "$fyne" ]; then
+    -f '{{.ImportPath}} {{len .CgoFiles}} {{range .Deps}}{{if eq . "github.com/go-gl/glfw/v3.4/glfw"}}glfw{{end}}{{end}}' "$@" |
+    while read -r pkg ncgo glfw; do
+      if [ "$ncgo" != 0 ] || [ -n "$glfw" ]; then
         if [ "${WINE_TEST_CGO:-1}" = 1 ]; then echo "$pkg cgo"; fi
       else
         echo "$pkg nocgo"
