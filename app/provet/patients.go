@@ -15,11 +15,12 @@ import (
 // every answer is filtered again here, since Provet may ignore a filter it
 // does not know.
 var PatientSearch = struct {
-	Name, Microchip, OwnerLastName string
+	Name, Microchip, OwnerLastName, OwnerOrganization string
 }{
-	Name:          "name__icontains",
-	Microchip:     "microchip",
-	OwnerLastName: "lastname__icontains",
+	Name:              "name__icontains",
+	Microchip:         "microchip",
+	OwnerLastName:     "lastname__icontains",
+	OwnerOrganization: "organization_name__icontains",
 }
 
 // searchPage is how many entries one search list asks for; a technician
@@ -62,8 +63,10 @@ func (c *Client) SearchPatients(ctx context.Context, text string, limit int) ([]
 		}
 	}
 	owners := map[int64]*Owner{}
-	if err := c.ownersNamed(ctx, text, needle, owners, add); err != nil {
-		return nil, nil, err
+	for _, filter := range []string{PatientSearch.OwnerLastName, PatientSearch.OwnerOrganization} {
+		if err := c.ownersNamed(ctx, filter, text, needle, owners, add); err != nil {
+			return nil, nil, err
+		}
 	}
 	for _, p := range out {
 		if id := p.Client.ID; id != 0 && owners[id] == nil && len(owners) < 2*limit {
@@ -77,9 +80,10 @@ func (c *Client) SearchPatients(ctx context.Context, text string, limit int) ([]
 	return out, owners, nil
 }
 
-// ownersNamed adds the patients of owners whose last name matches.
-func (c *Client) ownersNamed(ctx context.Context, text, needle string, owners map[int64]*Owner, add func(*Patient)) error {
-	q := url.Values{PatientSearch.OwnerLastName: {text}, "page_size": {strconv.Itoa(searchPage)}}
+// ownersNamed adds the patients of owners whose last name or organisation
+// matches, asking with one filter.
+func (c *Client) ownersNamed(ctx context.Context, filter, text, needle string, owners map[int64]*Owner, add func(*Patient)) error {
+	q := url.Values{filter: {text}, "page_size": {strconv.Itoa(searchPage)}}
 	resp, err := c.get(ctx, pathClient, q)
 	if err != nil {
 		return err
@@ -93,7 +97,7 @@ func (c *Client) ownersNamed(ctx context.Context, text, needle string, owners ma
 		if err != nil {
 			return decodeErr(http.MethodGet, pathClient, err)
 		}
-		if !strings.Contains(strings.ToLower(o.LastName+" "+o.OrganizationName), needle) {
+		if !strings.Contains(strings.ToLower(o.LastName+" "+o.OrganizationName), needle) || owners[o.ID] != nil {
 			continue
 		}
 		owners[o.ID] = o

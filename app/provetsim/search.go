@@ -31,12 +31,14 @@ func (s *Server) routeSearch(mux *http.ServeMux, a string) {
 		})
 	}))
 	mux.HandleFunc("GET "+a+"client/{$}", s.api("client.list", func(w http.ResponseWriter, r *http.Request, rr renderer) {
-		last := strings.ToLower(r.URL.Query().Get("lastname__icontains"))
+		q := r.URL.Query()
+		last, org := strings.ToLower(q.Get("lastname__icontains")), strings.ToLower(q.Get("organization_name__icontains"))
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		var found []*client
 		for _, c := range s.data.clients {
-			if last == "" || strings.Contains(strings.ToLower(c.LastName), last) {
+			if (last == "" || strings.Contains(strings.ToLower(c.LastName), last)) &&
+				(org == "" || strings.Contains(strings.ToLower(c.Organization), org)) {
 				found = append(found, c)
 			}
 		}
