@@ -195,6 +195,12 @@ func Open(o Options) (*Book, error) {
 	if b.rec.Dismissed == nil {
 		b.rec.Dismissed = map[string]time.Time{}
 	}
+	// The map keys are the IDs the technician acts on.
+	for id, e := range b.rec.Unmatched {
+		e.ID = id
+		b.rec.Unmatched[id] = e
+	}
+	b.prune()
 	return b, nil
 }
 
