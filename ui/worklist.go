@@ -34,7 +34,7 @@ var worklistColumns = []struct {
 	{"Owner", 120, func(r app.Referral) string { return r.OwnerName }},
 	{"Exam", 124, func(r app.Referral) string { return examText(r) }},
 	{"Modality", 76, func(r app.Referral) string { return joinNonEmpty(" / ", r.Modality, r.StationAE) }},
-	{"Images", 118, func(r app.Referral) string { return r.Images }},
+	{"Images", 110, func(r app.Referral) string { return r.Images }},
 }
 
 // examText marks exams that have no Provet order.
