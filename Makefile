@@ -33,11 +33,11 @@ deps:
 	fi
 
 build: deps
-	$(GO) build -tags $(TAGS) -o $(BIN) .
+	$(GO) build -tags $(TAGS) -ldflags "-X main.version=$(WIN_VERSION)" -o $(BIN) .
 
 # The same program without its window, for a server's `vetbridge serve`: no cgo, no graphics libraries.
 headless:
-	CGO_ENABLED=0 $(GO) build -tags headless -o $(HEADLESS) .
+	CGO_ENABLED=0 $(GO) build -tags headless -ldflags "-X main.version=$(WIN_VERSION)" -o $(HEADLESS) .
 
 vet: deps
 	$(GO) vet -tags $(TAGS) ./...
@@ -82,7 +82,7 @@ screenshots: build
 	./scripts/screenshots.sh $(BIN) docs
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
 
 # Windows, cross-built here: mingw-w64 for Fyne's cgo, go-winres (pinned) for the icon, version
 # and manifest resources, NSIS for the installer, Wine (with a ProcessPrng shim) for the tests.

@@ -18,12 +18,15 @@ import (
 	"github.com/vetbridge/vetbridge/cli"
 )
 
+// version is set by the build (-X main.version=…, from FyneApp.toml).
+var version = "dev"
+
 func main() {
 	// A Windows GUI program has no console of its own: commands print to
 	// the terminal that started them.
 	console.Attach()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Desktop: desktop})
+	code := cli.Main(ctx, os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Desktop: desktop, Version: version})
 	stop()
 	os.Exit(code)
 }

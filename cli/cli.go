@@ -21,6 +21,22 @@ type Env struct {
 	// Desktop shows the desktop UI for a started app; nil where the binary
 	// has no UI (the desktop commands then say so).
 	Desktop Desktop
+	// Version is the program's version, as the build set it.
+	Version string
+}
+
+func init() {
+	register("version", "print VetBridge's version", func(ctx context.Context, env Env, args []string) error {
+		fmt.Fprintf(env.Stdout, "VetBridge %s\n", nonEmpty(env.Version, "dev"))
+		return nil
+	})
+}
+
+func nonEmpty(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
 }
 
 // command is one `vetbridge <name>`.
