@@ -39,6 +39,11 @@ func freePort(t *testing.T) int {
 func installation(t *testing.T) string {
 	t.Helper()
 	data, wl := t.TempDir(), t.TempDir()
+	cfg := app.DefaultConfig()
+	cfg.DICOM.Listen = "127.0.0.1" // tests stay on loopback
+	if err := app.SaveConfig(data, cfg); err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.Create(filepath.Join(wl, "one.wl"))
 	if err != nil {
 		t.Fatal(err)

@@ -75,6 +75,7 @@ func startTestDemo(t *testing.T, referrals int, configure func(*app.Config), sim
 		DataDir: t.TempDir(), Referrals: referrals, Seed: 7, DICOMPort: port, Notifier: n, Logger: logger,
 		Configure: func(c *app.Config) {
 			c.PollInterval = app.Duration(200 * time.Millisecond)
+			c.DICOM.Listen = "127.0.0.1" // tests stay on loopback
 			if configure != nil {
 				configure(c)
 			}
