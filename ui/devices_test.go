@@ -91,6 +91,9 @@ func TestFirstRunAllowsTheDeviceThatKnocked(t *testing.T) {
 	if !strings.Contains(fr.knockSetup.text.Text, "192.168.1.5") || !fr.knock.empty.Visible() {
 		t.Errorf("the step should show where to point the modality and that nobody knocked: %q", fr.knockSetup.text.Text)
 	}
+	if fr.notListening.Visible() {
+		t.Error("the server listens, yet the step says no device can reach it")
+	}
 	fake.mu.Lock()
 	fake.devices = []app.Device{refusedDevice(h.clock.Now())}
 	fake.mu.Unlock()
@@ -129,5 +132,17 @@ func TestFirstRunExplainsWindowsFirewallOnlyOnWindows(t *testing.T) {
 		if said != (sys == "windows") {
 			t.Errorf("on %s the firewall advice shown = %v", sys, said)
 		}
+	}
+}
+
+func TestFirstRunSaysWhenNoDeviceCanKnockYet(t *testing.T) {
+	fake := newFake()
+	fake.needsSetup = true
+	fake.status.DICOMAddr = ""
+	h := newHarness(t, fake, Options{ShowWindow: true})
+	fr := h.u.firstRun
+	fr.goTo(stepModality)
+	if !fr.notListening.Visible() || !strings.Contains(fr.notListening.Text, "Modalities view with Allow") {
+		t.Errorf("with no server listening the step must say so: %q", fr.notListening.Text)
 	}
 }

@@ -42,6 +42,9 @@ type firstRunView struct {
 	// devices that pressed their worklist button, each with Allow.
 	knockSetup *modalitySetup
 	knock      *devicePanel
+	// notListening says, while the worklist server is not up yet, that a
+	// device's knock cannot arrive before Finish.
+	notListening *widget.Label
 }
 
 type wizardStep struct {
@@ -75,6 +78,9 @@ func newFirstRunView(u *ui, done func()) *firstRunView {
 	v.knock = newDevicePanel(u, true, "No device has pressed its worklist button yet. Devices that do appear here with Allow. "+
 		"You can skip this step and allow devices later in the Modalities view.")
 	v.knock.changed = v.allowedDevice
+	v.notListening = wrapLabel("The worklist server is not listening yet, so no device can reach it before you finish. " +
+		"Skip this step: after Finish, a device that presses its worklist button appears in the Modalities view with Allow.")
+	v.notListening.Importance = widget.WarningImportance
 	v.viewer = newLinkMessage(u)
 	dicomStep := []fyne.CanvasObject{widget.NewForm(v.form.dicomItems()...), v.setup.content}
 	if goos == "windows" {
@@ -94,7 +100,7 @@ func newFirstRunView(u *ui, done func()) *firstRunView {
 		{"Worklist server", "Your X-ray and ultrasound devices connect to VetBridge with these settings: enter them in each device's worklist settings. The server starts when you finish.",
 			container.NewVBox(dicomStep...), []string{"dicom."}},
 		{"Connect a modality", "Point your modality at VetBridge and press its worklist button. Only devices you allow may read the worklist: allow yours below when it appears. Next skips this step.",
-			container.NewVBox(v.knockSetup.content, widget.NewSeparator(), v.knock.content), nil},
+			container.NewVBox(v.knockSetup.content, v.notListening, widget.NewSeparator(), v.knock.content), nil},
 		{"PACS viewer", "Optional: the address that opens a patient's images in your PACS viewer. Test it to see it open in your browser.",
 			container.NewVBox(widget.NewForm(v.form.viewerItems()...),
 				container.NewHBox(widget.NewButton("Test", func() { v.viewer.set(testViewer(u, v.form)) })),
@@ -131,7 +137,14 @@ func (v *firstRunView) updateSetup() {
 }
 
 // devicesChanged shows the devices that knocked since the step opened.
-func (v *firstRunView) devicesChanged() { v.knock.update(v.u.b.Devices()) }
+func (v *firstRunView) devicesChanged() {
+	if v.u.b.Status().DICOMAddr == "" {
+		v.notListening.Show()
+	} else {
+		v.notListening.Hide()
+	}
+	v.knock.update(v.u.b.Devices())
+}
 
 // allowedDevice keeps the devices allowed here in the answers Finish
 // saves: Finish writes the form's configuration, profiles included.
