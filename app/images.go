@@ -21,7 +21,7 @@ type imagingControl interface {
 	DismissUnmatched(ctx context.Context, id string) error
 	// SearchPatients and NewWalkIn are the walk-in exam (walkin.go).
 	SearchPatients(ctx context.Context, text string) ([]PatientHit, error)
-	NewWalkIn(ctx context.Context, w WalkIn) (Referral, error)
+	NewWalkIn(ctx context.Context, w WalkIn) (WalkInResult, error)
 }
 
 // UnmatchedExam is an exam that belongs to no referral: a PACS study or an
@@ -89,8 +89,8 @@ func (a *App) imagingAPI(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+apiPrefix+"walkin", func(w http.ResponseWriter, r *http.Request) {
 		var req WalkIn
 		if decode(w, r, &req) {
-			ref, err := a.NewWalkIn(r.Context(), req)
-			reply(w, ref, err)
+			res, err := a.NewWalkIn(r.Context(), req)
+			reply(w, res, err)
 		}
 	})
 }

@@ -30,7 +30,7 @@ func (d direct) SearchPatients(ctx context.Context, text string) ([]PatientHit, 
 	return d.a.SearchPatients(ctx, text)
 }
 
-func (d direct) NewWalkIn(ctx context.Context, w WalkIn) (Referral, error) {
+func (d direct) NewWalkIn(ctx context.Context, w WalkIn) (WalkInResult, error) {
 	d.a.restoreSession(ctx)
 	return d.a.NewWalkIn(ctx, w)
 }
@@ -61,8 +61,8 @@ func (r *remote) SearchPatients(ctx context.Context, text string) ([]PatientHit,
 	return out, err
 }
 
-func (r *remote) NewWalkIn(ctx context.Context, w WalkIn) (Referral, error) {
-	var out Referral
+func (r *remote) NewWalkIn(ctx context.Context, w WalkIn) (WalkInResult, error) {
+	var out WalkInResult
 	err := r.call(ctx, http.MethodPost, "walkin", w, &out)
 	return out, err
 }

@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -33,6 +35,16 @@ type WalkIn struct {
 	// the modality table gives the station.
 	Modality string `json:"modality"`
 	Exam     string `json:"exam"` // e.g. "Thorax, 2 views"
+}
+
+// WalkInResult is a walk-in exam on the worklist.
+type WalkInResult struct {
+	Referral Referral `json:"referral"`
+	// InProvet says an imaging order was created in Provet for it (with
+	// provet.create_walk_ins); otherwise it stays in VetBridge, marked as a
+	// walk-in, and Note says why when creating it in Provet was asked for.
+	InProvet bool   `json:"in_provet,omitempty"`
+	Note     string `json:"note,omitempty"`
 }
 
 // maxHits bounds a search: the technician picks from a short list.
@@ -68,36 +80,100 @@ func (a *App) SearchPatients(ctx context.Context, text string) ([]PatientHit, er
 
 // NewWalkIn puts an exam for a Provet patient on the worklist at once, with
 // Provet's patient id as Patient ID so Provet's own PACS link finds the
-// images. The exam stays in VetBridge, marked as a walk-in: no imaging order
-// is created in Provet and no status goes there for it.
-func (a *App) NewWalkIn(ctx context.Context, w WalkIn) (Referral, error) {
+// images. With provet.create_walk_ins (and the tenant's status values
+// confirmed) an imaging order is created in Provet too, and the exam is
+// that order; otherwise, or when Provet refuses, the exam stays in
+// VetBridge, marked as a walk-in, and no status goes to Provet for it.
+func (a *App) NewWalkIn(ctx context.Context, w WalkIn) (WalkInResult, error) {
 	c := a.provetClient()
 	if c == nil {
-		return Referral{}, fmt.Errorf("not signed in to Provet: sign in to take the patient from Provet")
+		return WalkInResult{}, fmt.Errorf("not signed in to Provet: sign in to take the patient from Provet")
 	}
 	if strings.TrimSpace(w.Modality) == "" {
-		return Referral{}, fmt.Errorf("choose the modality of the exam")
+		return WalkInResult{}, fmt.Errorf("choose the modality of the exam")
 	}
 	p, err := c.Patient(ctx, w.PatientID)
 	if err != nil {
-		return Referral{}, fmt.Errorf("read patient %d from Provet: %w", w.PatientID, err)
+		return WalkInResult{}, fmt.Errorf("read patient %d from Provet: %w", w.PatientID, err)
 	}
 	var owner *provet.Owner
 	if p.Client.ID != 0 {
 		if owner, err = c.Owner(ctx, p.Client.ID); err != nil {
-			return Referral{}, fmt.Errorf("read the owner of patient %d from Provet: %w", w.PatientID, err)
+			return WalkInResult{}, fmt.Errorf("read the owner of patient %d from Provet: %w", w.PatientID, err)
 		}
 	}
 	rec, err := a.walkInRecord(p, owner, w)
 	if err != nil {
-		return Referral{}, err
+		return WalkInResult{}, err
+	}
+	var res WalkInResult
+	if createWalkIns(a.Effective().Provet) {
+		switch ordered, err := a.orderInProvet(ctx, c, rec, w, p.Client.ID); {
+		case errors.Is(err, provet.ErrMaybeCreated):
+			return WalkInResult{}, err
+		case err != nil:
+			a.log.Warn("walk-in not created in Provet; it stays in VetBridge", "err", err)
+			res.Note = "Provet did not create the imaging order (" + err.Error() + "); the exam stays in VetBridge as a walk-in."
+		default:
+			rec, res.InProvet = ordered, true
+		}
 	}
 	if err := a.repo.Apply([]records.Record{rec}, nil); err != nil {
-		return Referral{}, err
+		return WalkInResult{}, err
 	}
-	a.log.Info("walk-in exam on the worklist", "key", rec.Item.Key, "modality", rec.Item.Modality)
-	r, _ := a.Referral(rec.Item.Key)
-	return r, nil
+	a.log.Info("walk-in exam on the worklist", "key", rec.Item.Key, "modality", rec.Item.Modality, "in_provet", res.InProvet)
+	res.Referral, _ = a.Referral(rec.Item.Key)
+	return res, nil
+}
+
+// createWalkIns reads provet.create_walk_ins through the section's JSON
+// form, under the name config.json gives it.
+func createWalkIns(pc ProvetConfig) bool {
+	var v struct {
+		CreateWalkIns bool `json:"create_walk_ins"`
+	}
+	if b, err := json.Marshal(pc); err == nil {
+		_ = json.Unmarshal(b, &v)
+	}
+	return v.CreateWalkIns
+}
+
+// orderInProvet creates the walk-in's imaging order in Provet and returns
+// rec as that order, with the identifiers sync gives Provet's orders, so
+// the next sync finds it as its own.
+func (a *App) orderInProvet(ctx context.Context, c *provet.Client, rec records.Record, w WalkIn, owner int64) (records.Record, error) {
+	cfg := a.Effective()
+	name := ""
+	for _, m := range cfg.ModalityMap {
+		if strings.EqualFold(m.Modality, rec.Item.Modality) || strings.EqualFold(m.Provet, w.Modality) {
+			name = m.Provet
+			break
+		}
+	}
+	mods, err := c.Modalities(ctx)
+	if err != nil {
+		return rec, err
+	}
+	var modID int64
+	for _, m := range mods {
+		if strings.EqualFold(m.Name, name) {
+			modID = m.ID
+		}
+	}
+	if modID == 0 {
+		return rec, fmt.Errorf("Provet has no modality %q: check the modality table in Settings", name)
+	}
+	pid, _ := strconv.ParseInt(rec.Item.PatientID, 10, 64)
+	it, err := c.CreateWorklistItem(ctx, provet.NewOrder{PatientID: pid, ClientID: owner, ModalityID: modID})
+	if err != nil {
+		return rec, err
+	}
+	m := cfg.ItemMapping()
+	id := strconv.FormatInt(it.ID, 10)
+	rec.Source, rec.ProvetID, rec.ProvetStatus, rec.ProvetState, rec.ProvetModified = records.SourceProvet, int(it.ID), it.StatusRaw, it.Status.String(), it.Modified
+	rec.Item.Key, rec.Item.AccessionNumber, rec.Item.StudyInstanceUID = m.Key(it.ID), m.Accession(it.ID), m.StudyUID(it.ID)
+	rec.Item.RequestedProcedureID, rec.Item.SPSID = "RP"+id, "SPS"+id
+	return rec, nil
 }
 
 // walkInRecord is the worklist record of a walk-in exam.

@@ -45,12 +45,19 @@ func cmdWalkIn(ctx context.Context, env Env, args []string) error {
 			}
 			return nil
 		}
-		r, err := c.NewWalkIn(ctx, app.WalkIn{PatientID: *patient, Modality: *modality, Exam: *exam})
+		res, err := c.NewWalkIn(ctx, app.WalkIn{PatientID: *patient, Modality: *modality, Exam: *exam})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "On the worklist: accession %s, patient id %s, %s at %s (a walk-in: no order in Provet).\n",
-			r.AccessionNumber, r.PatientID, r.Modality, orDash(r.StationAE))
+		r, where := res.Referral, "a walk-in: no order in Provet"
+		if res.InProvet {
+			where = fmt.Sprintf("order %d created in Provet", r.ProvetID)
+		}
+		fmt.Fprintf(env.Stdout, "On the worklist: accession %s, patient id %s, %s at %s (%s).\n",
+			r.AccessionNumber, r.PatientID, r.Modality, orDash(r.StationAE), where)
+		if res.Note != "" {
+			fmt.Fprintln(env.Stderr, res.Note)
+		}
 		return nil
 	})
 }

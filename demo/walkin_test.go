@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/vetbridge/vetbridge/app"
+	"github.com/vetbridge/vetbridge/app/provetsim"
 )
 
 // A walk-in exam for a patient found in Provet (by the animal's or the
@@ -50,9 +52,13 @@ func TestE2EWalkIn(t *testing.T) {
 
 	patches := len(p.Sim.Patches())
 	start := time.Now()
-	r, err := c.NewWalkIn(ctx, app.WalkIn{PatientID: hit.ID, Modality: "X-ray", Exam: "Thorax, 2 views"})
+	res, err := c.NewWalkIn(ctx, app.WalkIn{PatientID: hit.ID, Modality: "X-ray", Exam: "Thorax, 2 views"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	r := res.Referral
+	if res.InProvet || res.Note != "" {
+		t.Errorf("without create_walk_ins: %+v", res)
 	}
 	var got map[string]string
 	for _, it := range findscu(t, p.port, vetKeys...) {
@@ -79,5 +85,77 @@ func TestE2EWalkIn(t *testing.T) {
 	}
 	if _, err := c.NewWalkIn(ctx, app.WalkIn{PatientID: 999999, Modality: "DX"}); err == nil {
 		t.Error("a walk-in for a patient Provet does not know must fail")
+	}
+}
+
+// createWalkIns turns provet.create_walk_ins on as config.json spells it;
+// ok is false while the configuration has no such setting.
+func createWalkIns(c *app.Config) (ok bool) {
+	b, _ := json.Marshal(c.Provet)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	m["create_walk_ins"] = true
+	b, _ = json.Marshal(m)
+	if json.Unmarshal(b, &c.Provet) != nil {
+		return false
+	}
+	back, _ := json.Marshal(c.Provet)
+	return strings.Contains(string(back), `"create_walk_ins":true`)
+}
+
+// With create_walk_ins the walk-in is an imaging order created in Provet:
+// on the worklist at once under the identifiers sync gives it, and still
+// one referral after the next sync.
+func TestE2EWalkInCreatedInProvet(t *testing.T) {
+	if !createWalkIns(&app.Config{}) {
+		t.Skip("the configuration has no provet.create_walk_ins setting yet (settings.ProvetConfig)")
+	}
+	needDCMTK(t, "findscu")
+	p := startPACSDemo(t, nil, func(c *app.Config) { createWalkIns(c) })
+	pet := p.Sim.Items()[0]
+	before := len(p.Sim.Items())
+	start := time.Now()
+	res, err := p.control(t, true).NewWalkIn(context.Background(), app.WalkIn{PatientID: int64(pet.PatientID), Modality: "US"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]string
+	for _, it := range findscu(t, p.port, vetKeys...) {
+		if it["0008,0050"] == res.Referral.AccessionNumber {
+			got = it
+		}
+	}
+	took := time.Since(start)
+	if !res.InProvet || res.Referral.ProvetID == 0 || len(p.Sim.Items()) != before+1 || got == nil || took > time.Second {
+		t.Fatalf("created %+v in %v; the simulator holds %d orders (before %d); findscu: %v", res, took, len(p.Sim.Items()), before, got)
+	}
+	if got["0010,0020"] != strconv.Itoa(pet.PatientID) || got["0040,0001"] != "US1" {
+		t.Errorf("as the modality sees it: %v", got)
+	}
+	p.App.SyncNow()
+	waitFor(t, 10*time.Second, "a sync after the walk-in", func() bool { return p.App.Status().LastSync.After(start) })
+	n := 0
+	for _, r := range p.App.Referrals(app.ReferralFilter{AllDays: true}) {
+		if r.ProvetID == res.Referral.ProvetID {
+			n++
+			if r.AccessionNumber != res.Referral.AccessionNumber {
+				t.Errorf("sync changed the accession from %s to %s", res.Referral.AccessionNumber, r.AccessionNumber)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d referrals for Provet order %d after the sync, want 1", n, res.Referral.ProvetID)
+	}
+
+	// A tenant that refuses: the exam stays in VetBridge, and says why.
+	if err := p.Sim.SetQuirks(provetsim.Quirks{Forbidden: []string{"diagnosticimaging_worklist"}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = p.control(t, true).NewWalkIn(context.Background(), app.WalkIn{PatientID: int64(pet.PatientID), Modality: "DX"})
+	if err != nil || res.InProvet || !strings.Contains(res.Note, "stays in VetBridge as a walk-in") || len(p.Sim.Items()) != before+1 {
+		t.Fatalf("refused by the tenant: %+v, %v", res, err)
+	}
+	if r, ok := p.App.Referral(res.Referral.Key); !ok || r.ProvetID != 0 {
+		t.Errorf("the local walk-in: %+v", r)
 	}
 }

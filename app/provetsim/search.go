@@ -6,10 +6,12 @@ import (
 	"strings"
 )
 
-// routeSearch serves the patient and client lists with the filters a
-// walk-in search sends (see provet.PatientSearch); other filters are
-// ignored, as Django REST framework ignores unknown query parameters.
+// routeSearch serves what a walk-in exam asks: the patient and client lists
+// with the filters a search sends (see provet.PatientSearch; other filters
+// are ignored, as Django REST framework ignores unknown query parameters),
+// and the creation of an imaging order.
 func (s *Server) routeSearch(mux *http.ServeMux, a string) {
+	mux.HandleFunc("POST "+a+"diagnosticimaging_worklist/{$}", s.api("worklist.create", s.createWorklist)) // create.go
 	mux.HandleFunc("GET "+a+"patient/{$}", s.api("patient.list", func(w http.ResponseWriter, r *http.Request, rr renderer) {
 		q := r.URL.Query()
 		name, chip := strings.ToLower(q.Get("name__icontains")), q.Get("microchip")
