@@ -75,7 +75,9 @@ func (m *Mapping) createBody(c *Client, o NewOrder) ([]byte, error) {
 	if err := json.Unmarshal(status, &body); err != nil {
 		return nil, err
 	}
-	rel := func(path string, id int64) string { return c.base.JoinPath(path, strconv.FormatInt(id, 10)).String() + "/" }
+	rel := func(path string, id int64) string {
+		return c.base.JoinPath(path, strconv.FormatInt(id, 10)).String() + "/"
+	}
 	body[m.Worklist.Patient] = rel(pathPatient, o.PatientID)
 	if o.ClientID != 0 && m.Worklist.Client != "" {
 		body[m.Worklist.Client] = rel(pathClient, o.ClientID)
