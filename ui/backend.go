@@ -85,10 +85,11 @@ type Backend interface {
 	UnmatchedExams() []app.UnmatchedExam
 	LinkUnmatched(id, referral string) error
 	DismissUnmatched(id string) error
-	// SearchPatients and NewWalkIn put an exam without a Provet order on
-	// the worklist.
+	// SearchPatients and NewWalkIn put an exam for a Provet patient on the
+	// worklist at once; the result says whether Provet got an imaging order
+	// for it or it stays in VetBridge, and why.
 	SearchPatients(ctx context.Context, text string) ([]app.PatientHit, error)
-	NewWalkIn(ctx context.Context, w app.WalkIn) (app.Referral, error)
+	NewWalkIn(ctx context.Context, w app.WalkIn) (app.WalkInResult, error)
 }
 
 // Views that Options.StartView can name.

@@ -81,6 +81,9 @@ type fakeBackend struct {
 	hits        []app.PatientHit
 	searches    []string
 	walkIns     []app.WalkIn
+	// walkInProvet and walkInNote are what NewWalkIn says of Provet.
+	walkInProvet bool
+	walkInNote   string
 }
 
 type allowCall struct {
@@ -447,19 +450,19 @@ func (f *fakeBackend) SearchPatients(ctx context.Context, text string) ([]app.Pa
 	return out, nil
 }
 
-func (f *fakeBackend) NewWalkIn(ctx context.Context, w app.WalkIn) (app.Referral, error) {
+func (f *fakeBackend) NewWalkIn(ctx context.Context, w app.WalkIn) (app.WalkInResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.walkIns = append(f.walkIns, w)
 	r := app.Referral{Key: "walkin-" + strconv.Itoa(len(f.walkIns)), Scheduled: time.Now().Truncate(time.Minute),
-		Modality: w.Modality, Exam: w.Exam, Status: "SCHEDULED", WalkIn: true, PatientID: strconv.FormatInt(w.PatientID, 10)}
+		Modality: w.Modality, Exam: w.Exam, Status: "SCHEDULED", WalkIn: !f.walkInProvet, PatientID: strconv.FormatInt(w.PatientID, 10)}
 	for _, h := range f.hits {
 		if h.ID == w.PatientID {
 			r.PetName, r.OwnerName = h.Name, h.Owner
 		}
 	}
 	f.refs = append(f.refs, r)
-	return r, nil
+	return app.WalkInResult{Referral: r, InProvet: f.walkInProvet, Note: f.walkInNote}, nil
 }
 
 func (f *fakeBackend) count(n *int) int { f.mu.Lock(); defer f.mu.Unlock(); return *n }

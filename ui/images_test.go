@@ -163,6 +163,7 @@ func TestNewExamPutsAWalkInOnTheWorklist(t *testing.T) {
 		{ID: 501, Name: "Rex", Species: "Dog", Owner: "Olli Berg", Microchip: "978000111"},
 		{ID: 502, Name: "Rexi", Species: "Cat", Owner: "Anna Berg"},
 	}
+	fake.walkInNote = "Provet did not create the imaging order (403 Forbidden); the exam stays in VetBridge as a walk-in."
 	h := newHarness(t, fake, Options{ShowWindow: true})
 	w := h.u.worklist
 	test.Tap(w.newExam)
@@ -193,7 +194,30 @@ func TestNewExamPutsAWalkInOnTheWorklist(t *testing.T) {
 	if w.selected != "walkin-1" || !strings.Contains(w.done.text.Text, "stays in VetBridge only") {
 		t.Errorf("selected %q; bar %q", w.selected, w.done.text.Text)
 	}
-	if !strings.Contains(w.done.text.Text, "Rex") {
-		t.Errorf("the bar should name the patient: %q", w.done.text.Text)
+	if !strings.Contains(w.done.text.Text, "Rex") || !strings.Contains(w.done.text.Text, "403 Forbidden") {
+		t.Errorf("the bar should name the patient and say why Provet has no order: %q", w.done.text.Text)
+	}
+}
+
+func TestNewExamSaysWhenProvetHasTheOrder(t *testing.T) {
+	fake := newFake()
+	fake.hits = []app.PatientHit{{ID: 501, Name: "Rex", Species: "Dog", Owner: "Olli Berg"}}
+	fake.walkInProvet = true
+	h := newHarness(t, fake, Options{ShowWindow: true})
+	w := h.u.worklist
+	test.Tap(w.newExam)
+	f := w.walkIn
+	test.Type(f.search, "rex")
+	test.Tap(f.find)
+	h.settle("hits", func() bool { return len(f.patients.Options) == 1 })
+	f.patients.SetSelected(f.patients.Options[0])
+	f.modality.SetSelected(f.modality.Options[0])
+	test.Tap(f.create)
+	h.settle("created", func() bool { return !f.popup.Visible() })
+	if !strings.Contains(w.done.text.Text, "Provet has its imaging order") || strings.Contains(w.done.text.Text, "walk-in") {
+		t.Errorf("bar %q", w.done.text.Text)
+	}
+	if w.detail.walkIn.Visible() {
+		t.Error("an exam Provet has an order for is called a walk-in")
 	}
 }

@@ -47,8 +47,8 @@ func newWalkInForm(u *ui) *walkInForm {
 	f.create.Importance = widget.HighImportance
 	f.create.Disable()
 	f.cancel = widget.NewButton("Cancel", func() { f.popup.Hide() })
-	note := wrapLabel("A walk-in exam goes on the modalities' worklist at once with Provet's patient ID, " +
-		"so Provet's PACS link finds its images. Provet gets no imaging order for it: it stays in VetBridge.")
+	note := wrapLabel("The exam goes on the modalities' worklist at once with Provet's patient ID, " +
+		"so Provet's PACS link finds its images. Unless VetBridge is set up to create imaging orders in Provet, it stays in VetBridge as a walk-in.")
 	note.Importance = widget.LowImportance
 	title := widget.NewLabelWithStyle("New exam", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	title.SizeName = "headingText"
@@ -175,9 +175,9 @@ func (f *walkInForm) onCreate() {
 	f.saving = true
 	f.updateCreate()
 	f.message.SetText("Putting the exam on the worklist…")
-	var r app.Referral
+	var res app.WalkInResult
 	f.u.inBackground(func(ctx context.Context) (err error) {
-		r, err = f.u.b.NewWalkIn(ctx, w)
+		res, err = f.u.b.NewWalkIn(ctx, w)
 		return err
 	}, func(err error) {
 		f.saving = false
@@ -187,6 +187,6 @@ func (f *walkInForm) onCreate() {
 			return
 		}
 		f.popup.Hide()
-		f.u.worklist.walkInCreated(r)
+		f.u.worklist.walkInCreated(res)
 	})
 }

@@ -368,9 +368,19 @@ func (w *worklistView) openWalkIn() {
 	w.walkIn.open()
 }
 
-// walkInCreated shows the new exam and says it stays in VetBridge.
-func (w *worklistView) walkInCreated(r app.Referral) {
+// walkInCreated shows the new exam and says whether Provet has its order
+// or it stays in VetBridge.
+func (w *worklistView) walkInCreated(res app.WalkInResult) {
+	r := res.Referral
 	w.selectKey(r.Key)
-	w.done.say("Walk-in exam for "+referralWords(r)+" is on the worklist. It stays in VetBridge only: "+
-		"Provet has no imaging order for it and gets no status from it.", false)
+	if res.InProvet {
+		w.done.say("The exam for "+referralWords(r)+" is on the worklist, and Provet has its imaging order.", false)
+		return
+	}
+	text := "Walk-in exam for " + referralWords(r) + " is on the worklist. It stays in VetBridge only: " +
+		"Provet has no imaging order for it and gets no status from it."
+	if res.Note != "" {
+		text += " " + res.Note
+	}
+	w.done.say(text, false)
 }
