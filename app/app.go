@@ -89,6 +89,7 @@ type App struct {
 	seen         map[string]bool // keys the technician has already been shown
 	dicomAddr    string
 	dicomPort    int    // the port the worklist server listens on; 0 when it does not
+	setupStop    func() // closes first run\'s device listener
 	notice       string // see Announce
 	offlineSince time.Time
 	offlineTold  bool

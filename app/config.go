@@ -1,6 +1,10 @@
 package app
 
-import "github.com/vetbridge/vetbridge/app/settings"
+import (
+	"github.com/vetbridge/vetbridge/app/pacs"
+	"github.com/vetbridge/vetbridge/app/provet"
+	"github.com/vetbridge/vetbridge/app/settings"
+)
 
 // The configuration lives in package settings; these names keep the
 // facade's API whole for the UI and the commands.
@@ -15,6 +19,10 @@ type (
 	Duration        = settings.Duration
 	FieldError      = settings.FieldError
 	ValidationError = settings.ValidationError
+	// PACSConfig is the PACS connection (Config.PACS).
+	PACSConfig = pacs.Config
+	// StatusValue is one raw status value in a StatusSurvey.
+	StatusValue = provet.StatusValue
 )
 
 // ConfigFileName is the configuration file inside the data directory.

@@ -77,6 +77,12 @@ func listenAddr(cfg DICOMConfig) string {
 }
 
 func (a *App) startDICOM(ctx context.Context, cfg DICOMConfig) (*dicomServer, error) {
+	return a.listenDICOM(ctx, cfg, true)
+}
+
+// listenDICOM starts a worklist server with cfg; announce makes it the
+// one the status line names (first run's device listener is not).
+func (a *App) listenDICOM(ctx context.Context, cfg DICOMConfig, announce bool) (*dicomServer, error) {
 	addr := listenAddr(cfg)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -87,16 +93,27 @@ func (a *App) startDICOM(ctx context.Context, cfg DICOMConfig) (*dicomServer, er
 		})
 		return nil, werr
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	a.mu.Lock()
-	a.dicomAddr = fmt.Sprintf("%s@%s", cfg.AETitle, dicomHostPort(ln.Addr()))
-	a.dicomPort = port
-	a.mu.Unlock()
-	a.log.Info("DICOM worklist server listening", "ae", cfg.AETitle, "addr", ln.Addr().String())
-	a.hub.publish(Event{Kind: EventStatus})
+	if announce {
+		a.mu.Lock()
+		a.dicomAddr = fmt.Sprintf("%s@%s", cfg.AETitle, dicomHostPort(ln.Addr()))
+		a.dicomPort = ln.Addr().(*net.TCPAddr).Port
+		a.mu.Unlock()
+		a.log.Info("DICOM worklist server listening", "ae", cfg.AETitle, "addr", ln.Addr().String())
+		a.hub.publish(Event{Kind: EventStatus})
+	}
 	srvCtx, cancel := context.WithCancel(ctx)
 	s := &dicomServer{addr: addr, cancel: cancel, errc: make(chan error, 1)}
-	srv := scp.New(a.scpConfig(cfg))
+	sc := a.scpConfig(cfg)
+	if !announce {
+		// First run: the devices' profiles are still being set up, so the
+		// admission reads the configuration as first run saves it, closed.
+		sc.Admit = func(callingAE, _ string, ip netip.Addr) scp.Admission {
+			d := a.Effective().DICOM
+			d.OnlyKnownDevices = true
+			return devices.Admit(d, callingAE, ip)
+		}
+	}
+	srv := scp.New(sc)
 	go func() { s.errc <- srv.Serve(srvCtx, ln) }()
 	return s, nil
 }

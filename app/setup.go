@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,9 +20,44 @@ import (
 // (FinishSetup); until then the worklist server does not listen.
 func (a *App) NeedsSetup() bool { return !a.Effective().SetupDone }
 
+// ListenForDevices opens the worklist server during first run, from the
+// step where the technician presses a modality's worklist button: it
+// admits registered devices only and remembers who knocked, so the device
+// can be allowed with one click before first run ends. stop closes it;
+// FinishSetup closes it too, before the real server starts.
+func (a *App) ListenForDevices(ctx context.Context, cfg DICOMConfig) (stop func(), err error) {
+	if a.Effective().SetupDone {
+		return func() {}, nil // the real server listens already
+	}
+	cfg.OnlyKnownDevices = true
+	a.mu.Lock()
+	prev := a.setupStop
+	a.mu.Unlock()
+	if prev != nil {
+		prev()
+	}
+	srv, err := a.listenDICOM(ctx, cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	stop = func() { once.Do(srv.stop) }
+	a.mu.Lock()
+	a.setupStop = stop
+	a.mu.Unlock()
+	return stop, nil
+}
+
 // FinishSetup validates and saves cfg as first run's answers, marks first
 // run done and only then lets the worklist server listen.
 func (a *App) FinishSetup(ctx context.Context, cfg Config) error {
+	a.mu.Lock()
+	stop := a.setupStop
+	a.setupStop = nil
+	a.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 	if !cfg.SetupDone {
 		// A workstation's worklist server should be there after a restart
 		// without anyone remembering to start it.

@@ -106,7 +106,7 @@ func hasFlag(args []string, name string) bool {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "VetBridge: Provet Cloud imaging referrals as a DICOM Modality Worklist.")
-	fmt.Fprintln(w, "\nUsage:\n  vetbridge [--data DIR] [--view worklist|modalities|settings]   start the desktop app (tray)")
+	fmt.Fprintln(w, "\nUsage:\n  vetbridge [--data DIR] [--view worklist|modalities|unmatched|settings]   start the desktop app (tray)")
 	fmt.Fprintln(w, "  vetbridge demo [--referrals N]                                 the desktop app on the built-in Provet simulator")
 	fmt.Fprintln(w, "  vetbridge <command> [flags]")
 	fmt.Fprintln(w, "\nCommands:")

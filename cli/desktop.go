@@ -38,9 +38,9 @@ var errNoWindowBuild = errors.New("this VetBridge was built without its window (
 // `vetbridge demo`, on the built-in simulator. A second launch for the same
 // data directory brings the first one's window forward instead.
 func runDesktop(ctx context.Context, env Env, args []string, isDemo bool) error {
-	fs := newFlags(env, "vetbridge", "[--data DIR] [--view worklist|modalities|settings] [--debug]")
+	fs := newFlags(env, "vetbridge", "[--data DIR] [--view worklist|modalities|unmatched|settings] [--debug]")
 	df := addDataFlags(fs)
-	view := fs.String("view", "", "view to open first: worklist, modalities or settings")
+	view := fs.String("view", "", "view to open first: worklist, modalities, unmatched or settings")
 	flags := demo.AddFlags(fs)
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
