@@ -181,6 +181,7 @@ func (a *App) refreshImages(ctx context.Context, book *imaging.Book, refs []pacs
 	if err != nil {
 		return "", err
 	}
+	round, _ = a.claimByStored(round, today)
 	book.Observe(round, nil)
 	return "", nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -326,7 +327,56 @@ func (a *App) pacsRound(r pacs.Round) {
 	s.mu.Lock()
 	refs := s.refs
 	s.mu.Unlock()
+	r, refs = a.claimByStored(r, refs)
 	book.Observe(r, refs)
+}
+
+// claimByStored gives the round's unclaimed studies to stored referrals of
+// other days whose accession number or study UID they carry (an exam
+// scheduled yesterday and done today): those are not unmatched exams.
+func (a *App) claimByStored(r pacs.Round, refs map[string]imaging.Ref) (pacs.Round, map[string]imaging.Ref) {
+	if len(r.Unmatched) == 0 {
+		return r, refs
+	}
+	byAcc, byUID := map[string]records.Record{}, map[string]records.Record{}
+	_ = a.repo.Each(func(rec records.Record) bool {
+		if _, today := refs[rec.Item.Key]; !today && rec.ProvetState != provet.StatusCancelled.String() {
+			if rec.Item.AccessionNumber != "" {
+				byAcc[rec.Item.AccessionNumber] = rec
+			}
+			if rec.Item.StudyInstanceUID != "" {
+				byUID[rec.Item.StudyInstanceUID] = rec
+			}
+		}
+		return true
+	})
+	cfg := a.Effective().DICOM
+	out := maps.Clone(refs)
+	if out == nil {
+		out = map[string]imaging.Ref{}
+	}
+	claimed := map[string]int{} // referral key → its index in r.Matches
+	var unmatched []pacs.Study
+	for _, st := range r.Unmatched {
+		rec, by := byAcc[st.Accession], pacs.ByAccession
+		if st.Accession == "" || rec.Item.Key == "" {
+			rec, by = byUID[st.UID], pacs.ByStudyUID
+		}
+		if rec.Item.Key == "" || st.UID == "" && by == pacs.ByStudyUID {
+			unmatched = append(unmatched, st)
+			continue
+		}
+		if i, ok := claimed[rec.Item.Key]; ok {
+			r.Matches[i].Studies = append(r.Matches[i].Studies, st)
+			continue
+		}
+		ref := imagingRef(rec, cfg)
+		out[ref.Key] = ref
+		claimed[ref.Key] = len(r.Matches)
+		r.Matches = append(slices.Clip(r.Matches), pacs.Match{Referral: ref.Referral, By: by, Studies: []pacs.Study{st}})
+	}
+	r.Unmatched = unmatched
+	return r, out
 }
 
 // PACSState is the PACS's reachability in words for the status line: ""

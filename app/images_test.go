@@ -103,3 +103,32 @@ func TestViewerStudy(t *testing.T) {
 		t.Errorf("row: %q %q", r.Images, r.ImagesStudyUID)
 	}
 }
+
+// A study done today for a referral scheduled on another day belongs to
+// that referral, not to the unmatched list.
+func TestStudyOfAnotherDaysReferral(t *testing.T) {
+	now := time.Now()
+	a := openWithReferrals(t,
+		worklist.Item{Key: "today", PatientID: "1", AccessionNumber: "A1", StudyInstanceUID: "2.25.1", StartDate: now.Format("20060102")},
+		worklist.Item{Key: "yesterday", PatientID: "2", AccessionNumber: "A2", StudyInstanceUID: "2.25.2", StartDate: now.AddDate(0, 0, -1).Format("20060102")})
+	if _, err := a.imagingBook(); err != nil {
+		t.Fatal(err)
+	}
+	refs := a.pacsReferrals()
+	studies := []pacs.Study{
+		{UID: "1.1", Accession: "A2", Date: now.Format("20060102"), Series: 1, Instances: 3},
+		{UID: "2.25.2", Accession: "", Date: now.Format("20060102"), Series: 1, Instances: 1},
+		{UID: "1.9", Accession: "NOBODY", Date: now.Format("20060102"), Series: 1, Instances: 1},
+	}
+	matches, unmatched := pacs.Assign(studies, refs)
+	a.pacsRound(pacs.Round{At: now, Matches: matches, Unmatched: unmatched})
+	ex := a.UnmatchedExams()
+	if len(ex) != 1 || ex[0].ID != "pacs:1.9" {
+		t.Fatalf("unmatched %+v", ex)
+	}
+	r, _ := a.Referral("yesterday")
+	a.addImages(&r)
+	if !strings.HasPrefix(r.Images, "2 series, 4 images") {
+		t.Errorf("yesterday's referral: %q", r.Images)
+	}
+}
