@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/vetbridge/vetbridge/app"
-	"github.com/vetbridge/vetbridge/app/pacs"
 )
 
 // Backend is what the UI needs from the application (*app.App implements it).
@@ -58,6 +57,10 @@ type Backend interface {
 	ModalitySetup() (aeTitle string, port int, addrs []string)
 	// NeedsSetup is true until FinishSetup succeeded once.
 	NeedsSetup() bool
+	// ListenForDevices opens the worklist server during first run's modality
+	// step, closed to all but registered devices, so the ones that knock are
+	// listed (EventDevices) to be allowed; stop closes it, as FinishSetup does.
+	ListenForDevices(ctx context.Context, cfg app.DICOMConfig) (stop func(), err error)
 	// FinishSetup validates and saves cfg as first run's answers, marks first
 	// run done and only then starts the worklist server.
 	FinishSetup(ctx context.Context, cfg app.Config) error
@@ -78,7 +81,7 @@ type Backend interface {
 	DropUpdate(id uint64) error
 	// TestPACS checks a PACS connection as typed; ImagesFor asks the PACS
 	// now about one referral's images.
-	TestPACS(ctx context.Context, cfg pacs.Config) error
+	TestPACS(ctx context.Context, cfg app.PACSConfig) error
 	ImagesFor(ctx context.Context, key string) (app.ImagesSummary, error)
 	// UnmatchedExams are exams no referral claims; the technician links
 	// each to a referral (by key) or dismisses it.

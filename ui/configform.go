@@ -12,7 +12,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/vetbridge/vetbridge/app"
-	"github.com/vetbridge/vetbridge/app/pacs"
 )
 
 var (
@@ -287,7 +286,7 @@ func (f *configForm) config() (app.Config, app.ValidationError) {
 		cfg.Provet.ClientSecret = f.clientSecret.Text
 	}
 	cfg.StartAtSignIn = f.startAtSignIn.Checked
-	cfg.PACS = pacs.Config{}
+	cfg.PACS = app.PACSConfig{}
 	switch f.pacsKind.Selected {
 	case pacsDICOM:
 		cfg.PACS.AETitle = strings.TrimSpace(f.pacsAE.Text)

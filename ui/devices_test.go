@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -91,6 +92,7 @@ func TestFirstRunAllowsTheDeviceThatKnocked(t *testing.T) {
 	if !strings.Contains(fr.knockSetup.text.Text, "192.168.1.5") || !fr.knock.empty.Visible() {
 		t.Errorf("the step should show where to point the modality and that nobody knocked: %q", fr.knockSetup.text.Text)
 	}
+	h.settle("the step's listener", func() bool { return fr.listening })
 	if fr.notListening.Visible() {
 		t.Error("the server listens, yet the step says no device can reach it")
 	}
@@ -138,11 +140,33 @@ func TestFirstRunExplainsWindowsFirewallOnlyOnWindows(t *testing.T) {
 func TestFirstRunSaysWhenNoDeviceCanKnockYet(t *testing.T) {
 	fake := newFake()
 	fake.needsSetup = true
-	fake.status.DICOMAddr = ""
+	fake.listenErr = errors.New("port 11112 is used by another program; choose another or close that program")
 	h := newHarness(t, fake, Options{ShowWindow: true})
 	fr := h.u.firstRun
 	fr.goTo(stepModality)
+	h.settle("the listener's answer", func() bool { return strings.Contains(fr.notListening.Text, "used by another program") })
 	if !fr.notListening.Visible() || !strings.Contains(fr.notListening.Text, "Modalities view with Allow") {
-		t.Errorf("with no server listening the step must say so: %q", fr.notListening.Text)
+		t.Errorf("with no server listening the step must say so and why: %q", fr.notListening.Text)
+	}
+}
+
+// The modality step listens while it is shown, so a device's knock arrives;
+// leaving the step closes the listener again.
+func TestFirstRunListensOnlyOnTheModalityStep(t *testing.T) {
+	fake := newFake()
+	fake.needsSetup = true
+	h := newHarness(t, fake, Options{ShowWindow: true})
+	fr := h.u.firstRun
+	if fake.count(&fake.listening) != 0 {
+		t.Fatal("listening before the modality step")
+	}
+	fr.goTo(stepModality)
+	h.settle("the listener", func() bool { return fr.listening })
+	if fake.count(&fake.listening) != 1 || fr.notListening.Visible() {
+		t.Fatalf("on the modality step: %d listeners, notice shown %v", fake.count(&fake.listening), fr.notListening.Visible())
+	}
+	fr.goTo(stepDICOM)
+	if fake.count(&fake.listening) != 0 {
+		t.Error("going back to change the port must close the listener")
 	}
 }

@@ -16,13 +16,16 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/vetbridge/vetbridge/app"
-	"github.com/vetbridge/vetbridge/app/pacs"
 )
 
 var _ Backend = (*fakeBackend)(nil)
 
 // fakeBackend records what the UI asks for and answers from plain fields.
 type fakeBackend struct {
+	// listening counts first-run device listeners open; listenErr refuses one.
+	listening int
+	listenErr error
+
 	mu         sync.Mutex
 	status     app.Status
 	refs       []app.Referral
@@ -70,7 +73,7 @@ type fakeBackend struct {
 	retried     []uint64
 	dropped     []uint64
 	pacsErr     error
-	pacsTested  []pacs.Config
+	pacsTested  []app.PACSConfig
 	images      map[string]app.ImagesSummary
 	imagesErr   error
 	// imagesAsked receives each key ImagesFor is asked about, when not nil.
@@ -271,6 +274,20 @@ func (f *fakeBackend) ModalitySetup() (string, int, []string) {
 	return f.cfg.DICOM.AETitle, f.cfg.DICOM.Port, f.addrs
 }
 
+func (f *fakeBackend) ListenForDevices(ctx context.Context, cfg app.DICOMConfig) (func(), error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.listenErr != nil {
+		return nil, f.listenErr
+	}
+	f.listening++
+	return func() {
+		f.mu.Lock()
+		f.listening--
+		f.mu.Unlock()
+	}, nil
+}
+
 func (f *fakeBackend) FinishSetup(ctx context.Context, cfg app.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -398,7 +415,7 @@ func (f *fakeBackend) DropUpdate(id uint64) error {
 	return nil
 }
 
-func (f *fakeBackend) TestPACS(ctx context.Context, cfg pacs.Config) error {
+func (f *fakeBackend) TestPACS(ctx context.Context, cfg app.PACSConfig) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pacsTested = append(f.pacsTested, cfg)

@@ -42,9 +42,13 @@ type firstRunView struct {
 	// devices that pressed their worklist button, each with Allow.
 	knockSetup *modalitySetup
 	knock      *devicePanel
-	// notListening says, while the worklist server is not up yet, that a
-	// device's knock cannot arrive before Finish.
+	// notListening says, when the step's listener could not start, that a
+	// device's knock cannot arrive before Finish, and why.
 	notListening *widget.Label
+	// listening is set while the step's listener runs; stopListening
+	// closes it.
+	listening     bool
+	stopListening func()
 }
 
 type wizardStep struct {
@@ -78,8 +82,7 @@ func newFirstRunView(u *ui, done func()) *firstRunView {
 	v.knock = newDevicePanel(u, true, "No device has pressed its worklist button yet. Devices that do appear here with Allow. "+
 		"You can skip this step and allow devices later in the Modalities view.")
 	v.knock.changed = v.allowedDevice
-	v.notListening = wrapLabel("The worklist server is not listening yet, so no device can reach it before you finish. " +
-		"Skip this step: after Finish, a device that presses its worklist button appears in the Modalities view with Allow.")
+	v.notListening = wrapLabel(notListeningText)
 	v.notListening.Importance = widget.WarningImportance
 	v.viewer = newLinkMessage(u)
 	dicomStep := []fyne.CanvasObject{widget.NewForm(v.form.dicomItems()...), v.setup.content}
@@ -136,14 +139,51 @@ func (v *firstRunView) updateSetup() {
 	v.knockSetup.update(strings.TrimSpace(v.form.aeTitle.Text), port, addrs)
 }
 
+// notListeningText is the modality step's word when its listener did not start.
+const notListeningText = "The worklist server is not listening yet, so no device can reach it before you finish. " +
+	"Skip this step: after Finish, a device that presses its worklist button appears in the Modalities view with Allow."
+
 // devicesChanged shows the devices that knocked since the step opened.
 func (v *firstRunView) devicesChanged() {
-	if v.u.b.Status().DICOMAddr == "" {
-		v.notListening.Show()
-	} else {
+	if v.listening {
 		v.notListening.Hide()
+	} else {
+		v.notListening.Show()
 	}
 	v.knock.update(v.u.b.Devices())
+}
+
+// listen opens the worklist server for the modality step, with the AE
+// title and port as typed, off the UI goroutine.
+func (v *firstRunView) listen() {
+	cfg, errs := v.form.config()
+	if len(errs) > 0 {
+		v.devicesChanged()
+		return
+	}
+	go func() {
+		stop, err := v.u.b.ListenForDevices(context.Background(), cfg.DICOM)
+		v.u.do(func() {
+			switch {
+			case err != nil:
+				v.notListening.SetText("The worklist server cannot listen yet: " + err.Error() + ". " + notListeningText)
+			case v.step != stepModality:
+				stop() // the technician moved on meanwhile
+			default:
+				v.listening, v.stopListening = true, stop
+			}
+			v.devicesChanged()
+		})
+	}()
+}
+
+// stopListen closes the modality step's listener, when the technician
+// goes back to change the port or on.
+func (v *firstRunView) stopListen() {
+	if v.stopListening != nil {
+		v.stopListening()
+	}
+	v.listening, v.stopListening = false, nil
 }
 
 // allowedDevice keeps the devices allowed here in the answers Finish
@@ -161,7 +201,11 @@ func (v *firstRunView) goTo(i int) {
 	v.title.SetText(s.title)
 	v.intro.SetText(s.intro)
 	if i == stepModality {
+		v.notListening.SetText(notListeningText)
 		v.devicesChanged()
+		v.listen()
+	} else {
+		v.stopListen()
 	}
 	v.body.Objects = []fyne.CanvasObject{s.content}
 	v.body.Refresh()

@@ -9,7 +9,6 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/vetbridge/vetbridge/app"
-	"github.com/vetbridge/vetbridge/app/pacs"
 	"github.com/vetbridge/vetbridge/app/provet"
 )
 
@@ -154,7 +153,7 @@ func TestPACSSettingsAreTestedAndSaved(t *testing.T) {
 	fake.pacsErr = errors.New("127.0.0.1:4242 refused the connection: is the PACS running?")
 	test.Tap(h.u.settings.pacsTest)
 	h.settle("tested", func() bool { return strings.HasPrefix(h.u.settings.pacsResult.Text, "The PACS did not answer") })
-	if want := (pacs.Config{AETitle: "ORTHANC", Host: "127.0.0.1", Port: 4242}); fake.pacsTested[0] != want {
+	if want := (app.PACSConfig{AETitle: "ORTHANC", Host: "127.0.0.1", Port: 4242}); fake.pacsTested[0] != want {
 		t.Errorf("tested %+v, want %+v", fake.pacsTested[0], want)
 	}
 
@@ -162,7 +161,7 @@ func TestPACSSettingsAreTestedAndSaved(t *testing.T) {
 	f.pacsQIDO.SetText("http://127.0.0.1:8042/dicom-web")
 	test.Tap(h.u.settings.save)
 	h.settle("saved", func() bool { return len(fake.savedConfigs()) == 1 })
-	if got := fake.savedConfigs()[0].PACS; got != (pacs.Config{QIDOURL: "http://127.0.0.1:8042/dicom-web"}) {
+	if got := fake.savedConfigs()[0].PACS; got != (app.PACSConfig{QIDOURL: "http://127.0.0.1:8042/dicom-web"}) {
 		t.Errorf("saved PACS %+v: QIDO-RS alone, the DICOM fields left out", got)
 	}
 }
