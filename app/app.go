@@ -25,6 +25,7 @@ import (
 
 	"github.com/vetbridge/vetbridge/app/autostart"
 	"github.com/vetbridge/vetbridge/app/devices"
+	"github.com/vetbridge/vetbridge/app/pacs"
 	"github.com/vetbridge/vetbridge/app/platform"
 	"github.com/vetbridge/vetbridge/app/provet"
 	"github.com/vetbridge/vetbridge/app/provetlink"
@@ -75,6 +76,7 @@ type App struct {
 	out      *writeback.Writer
 	devices  *devices.Registry
 	hub      hub
+	side     *pacsSide // the PACS: images per referral, unmatched exams
 
 	dicomReload chan struct{}
 
@@ -128,6 +130,7 @@ func Open(opts Options) (*App, error) {
 		dir: opts.DataDir, log: opts.Logger, now: opts.Now, notifier: opts.Notifier,
 		openURL: opts.OpenURL, override: opts.Override, command: opts.ForCommand, startup: opts.Autostart, store: st, dicomReload: make(chan struct{}, 1),
 		stored: stored, cfg: effective(stored, opts.Override), seen: map[string]bool{},
+		side: &pacsSide{clock: pacs.SystemClock},
 	}
 	if a.notifier == nil {
 		a.notifier = LogNotifier{Log: a.log}
@@ -231,6 +234,7 @@ func (a *App) Run(ctx context.Context) error {
 		service{"webhook", a.runWebhook},
 		service{"retention", a.runRetention},
 		service{"devices", a.devices.Run},
+		service{"pacs", a.RunPACS},
 	)
 	return nil
 }
@@ -257,6 +261,9 @@ func (a *App) Status() Status {
 			plural(len(out.Parked), "status update", "status updates"))
 	default:
 		s.Message = a.notice
+		if p := a.PACSState(); p != "" {
+			s.Message = p
+		}
 	}
 	return s
 }

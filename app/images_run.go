@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -39,22 +38,7 @@ type pacsSide struct {
 	sig     string                 // what those referrals were, to notice a change
 }
 
-// pacsSides holds each App's PACS side; an App keeps its own for its life.
-var pacsSides = struct {
-	sync.Mutex
-	m map[*App]*pacsSide
-}{m: map[*App]*pacsSide{}}
-
-func (a *App) pacsSide() *pacsSide {
-	pacsSides.Lock()
-	defer pacsSides.Unlock()
-	s, ok := pacsSides.m[a]
-	if !ok {
-		s = &pacsSide{clock: pacs.SystemClock}
-		pacsSides.m[a] = s
-	}
-	return s
-}
+func (a *App) pacsSide() *pacsSide { return a.side }
 
 // sideClock is the Book's and the poller's clock: whatever SetPACSClock set.
 type sideClock struct{ s *pacsSide }
@@ -296,25 +280,7 @@ func completionPolicy(cfg DICOMConfig, stationAE, modality string) imaging.Polic
 			}
 		}
 	}
-	ip := profileImaging(p)
-	return imaging.Policy{CompleteByImages: ip.CompleteByImages, Quiet: time.Duration(ip.QuietPeriod)}
-}
-
-// imagingProfile is the part of a device profile the PACS side reads,
-// under the names config.json gives it.
-type imagingProfile struct {
-	CompleteByImages bool     `json:"complete_by_images"`
-	QuietPeriod      Duration `json:"quiet_period"`
-}
-
-// profileImaging reads the profile's completion setting through its JSON
-// form, so this file depends only on the names in config.json.
-func profileImaging(p DeviceProfile) imagingProfile {
-	var ip imagingProfile
-	if b, err := json.Marshal(p); err == nil {
-		_ = json.Unmarshal(b, &ip)
-	}
-	return ip
+	return imaging.Policy{CompleteByImages: p.CompleteByImages, Quiet: time.Duration(p.QuietPeriod)}
 }
 
 // pacsRound takes in a poller round.

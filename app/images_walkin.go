@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -107,7 +106,7 @@ func (a *App) NewWalkIn(ctx context.Context, w WalkIn) (WalkInResult, error) {
 		return WalkInResult{}, err
 	}
 	var res WalkInResult
-	if createWalkIns(a.Effective().Provet) {
+	if a.Effective().Provet.CreateWalkIns {
 		switch ordered, err := a.orderInProvet(ctx, c, rec, w, p.Client.ID); {
 		case errors.Is(err, provet.ErrMaybeCreated):
 			return WalkInResult{}, err
@@ -124,18 +123,6 @@ func (a *App) NewWalkIn(ctx context.Context, w WalkIn) (WalkInResult, error) {
 	a.log.Info("walk-in exam on the worklist", "key", rec.Item.Key, "modality", rec.Item.Modality, "in_provet", res.InProvet)
 	res.Referral, _ = a.Referral(rec.Item.Key)
 	return res, nil
-}
-
-// createWalkIns reads provet.create_walk_ins through the section's JSON
-// form, under the name config.json gives it.
-func createWalkIns(pc ProvetConfig) bool {
-	var v struct {
-		CreateWalkIns bool `json:"create_walk_ins"`
-	}
-	if b, err := json.Marshal(pc); err == nil {
-		_ = json.Unmarshal(b, &v)
-	}
-	return v.CreateWalkIns
 }
 
 // orderInProvet creates the walk-in's imaging order in Provet and returns

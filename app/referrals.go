@@ -26,6 +26,7 @@ func (a *App) Referrals(f ReferralFilter) []Referral {
 		isNew := !seen[rec.Item.Key]
 		a.mu.Unlock()
 		r := rec.Referral(isNew)
+		a.addImages(&r)
 		if f.Modality != "" && !strings.EqualFold(r.Modality, f.Modality) {
 			return true
 		}
@@ -59,7 +60,9 @@ func (a *App) Referral(key string) (Referral, bool) {
 	a.mu.Lock()
 	isNew := !a.seen[key]
 	a.mu.Unlock()
-	return rec.Referral(isNew), true
+	r := rec.Referral(isNew)
+	a.addImages(&r)
+	return r, true
 }
 
 // MarkSeen clears the "new" highlight of every referral.
@@ -77,14 +80,19 @@ func (a *App) MarkSeen() {
 	a.hub.publish(Event{Kind: EventReferrals})
 }
 
-// ViewerURL is the PACS viewer address for a referral's patient.
+// ViewerURL is the PACS viewer address for a referral's patient, opening
+// its matched study; ErrNoImagesYet when the PACS was asked and holds none.
 func (a *App) ViewerURL(key string) (string, error) {
 	rec, ok := a.repo.Get(key)
 	if !ok {
 		return "", fmt.Errorf("this referral is no longer on the worklist")
 	}
 	c := a.Effective()
-	return ViewerLink(c.ViewerURL, rec.Item.PatientID, rec.Item.AccessionNumber, rec.Item.StudyInstanceUID, c.Provet.ProvetID)
+	uid, err := a.viewerStudy(key, rec.Item.StudyInstanceUID)
+	if err != nil {
+		return "", err
+	}
+	return ViewerLink(c.ViewerURL, rec.Item.PatientID, rec.Item.AccessionNumber, uid, c.Provet.ProvetID)
 }
 
 // PreviewViewerURL shows what a template would open, for the Settings "Test"

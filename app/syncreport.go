@@ -158,11 +158,12 @@ func (a *App) notify(title, msg string) {
 	}
 }
 
-// unscheduled reports an exam performed without an open order: the
-// technician links it in Provet by hand.
+// unscheduled reports an exam performed without an open order: it goes on
+// the unmatched list, where the technician links it to a referral.
 func (a *App) unscheduled(step mpps.Step, by string) {
+	a.listUnscheduled(step, by)
 	a.setStatus(func(s *Status) {
-		s.Message = fmt.Sprintf("An exam on %s was performed without an open worklist entry (patient id %q); link it in Provet by hand.",
+		s.Message = fmt.Sprintf("An exam on %s was performed without an open worklist entry (patient id %q); it is listed under Unmatched.",
 			by, step.PatientID)
 	})
 }

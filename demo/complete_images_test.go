@@ -2,7 +2,6 @@ package demo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -10,32 +9,18 @@ import (
 	"github.com/vetbridge/vetbridge/app"
 )
 
-// completionProfile is a device profile with completion by images set as
-// config.json spells it; ok is false while the configuration has no such
-// setting.
-func completionProfile(ae string, on bool, quiet string) (p app.DeviceProfile, ok bool) {
-	raw := map[string]any{"calling_ae": ae, "charset": "auto", "days_before": 1, "days_after": 7,
-		"complete_by_images": on, "quiet_period": quiet}
-	b, _ := json.Marshal(raw)
-	if err := json.Unmarshal(b, &p); err != nil {
-		return p, false
-	}
-	back, _ := json.Marshal(p)
-	var m map[string]any
-	_ = json.Unmarshal(back, &m)
-	_, ok = m["complete_by_images"]
-	return p, ok
+// completionProfile is a device profile with completion by images on or off.
+func completionProfile(ae string, on bool, quiet time.Duration) app.DeviceProfile {
+	return app.DeviceProfile{CallingAE: ae, Charset: "auto", DaysBefore: 1, DaysAfter: 7,
+		CompleteByImages: on, QuietPeriod: app.Duration(quiet)}
 }
 
 // Completion by images PATCHes an order to completed exactly once, after
 // the quiet period since the last image, and only for a device that has it
 // on; the clock of the poller and of the quiet period is the test's.
 func TestE2ECompleteByImages(t *testing.T) {
-	dx, ok := completionProfile("DX1", true, "10m")
-	if !ok {
-		t.Skip("the configuration has no complete_by_images setting for device profiles yet (settings.DeviceProfile)")
-	}
-	us, _ := completionProfile("US1", false, "10m")
+	dx := completionProfile("DX1", true, 10*time.Minute)
+	us := completionProfile("US1", false, 10*time.Minute)
 	o := startOrthanc(t)
 	clock := newOffsetClock()
 	p := startPACSDemo(t, clock, func(c *app.Config) { c.DICOM.Profiles = append(c.DICOM.Profiles, dx, us) })

@@ -204,11 +204,9 @@ func startPACSDemo(t *testing.T, clock pacs.Clock, configure func(*app.Config)) 
 		d.App.SetPACSClock(clock)
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
+	// Run's supervisor runs the PACS poller with the other services.
 	go func() { defer wg.Done(); _ = d.App.Run(ctx) }()
-	// Run's supervisor starts RunPACS too once it is wired in; a second
-	// call only waits, so the test works either way.
-	go func() { defer wg.Done(); _ = d.App.RunPACS(ctx) }()
 	shutdown := sync.OnceFunc(func() {
 		cancel()
 		wg.Wait()

@@ -2,7 +2,6 @@ package demo
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,30 +87,12 @@ func TestE2EWalkIn(t *testing.T) {
 	}
 }
 
-// createWalkIns turns provet.create_walk_ins on as config.json spells it;
-// ok is false while the configuration has no such setting.
-func createWalkIns(c *app.Config) (ok bool) {
-	b, _ := json.Marshal(c.Provet)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	m["create_walk_ins"] = true
-	b, _ = json.Marshal(m)
-	if json.Unmarshal(b, &c.Provet) != nil {
-		return false
-	}
-	back, _ := json.Marshal(c.Provet)
-	return strings.Contains(string(back), `"create_walk_ins":true`)
-}
-
 // With create_walk_ins the walk-in is an imaging order created in Provet:
 // on the worklist at once under the identifiers sync gives it, and still
 // one referral after the next sync.
 func TestE2EWalkInCreatedInProvet(t *testing.T) {
-	if !createWalkIns(&app.Config{}) {
-		t.Skip("the configuration has no provet.create_walk_ins setting yet (settings.ProvetConfig)")
-	}
 	needDCMTK(t, "findscu")
-	p := startPACSDemo(t, nil, func(c *app.Config) { createWalkIns(c) })
+	p := startPACSDemo(t, nil, func(c *app.Config) { c.Provet.CreateWalkIns = true })
 	pet := p.Sim.Items()[0]
 	before := len(p.Sim.Items())
 	start := time.Now()

@@ -86,6 +86,10 @@ type ProvetConfig struct {
 	// "comma" (status__in=1,2), "brackets" (status__in=[1,2]) or "none";
 	// `vetbridge doctor` finds out and saves it.
 	StatusFilter provet.StatusFilterForm `json:"status_filter,omitzero"`
+	// CreateWalkIns creates a walk-in exam's imaging order in Provet too
+	// (once the status values are confirmed); off, a walk-in stays in
+	// VetBridge. Not part of the connection: changing it keeps the session.
+	CreateWalkIns bool `json:"create_walk_ins,omitempty"`
 }
 
 // DICOMConfig is the worklist server as the modalities see it.
@@ -113,6 +117,13 @@ type DeviceProfile struct {
 	ShowStarted        bool     `json:"show_started"`            // list items already started or completed
 	Modalities         []string `json:"modalities,omitempty"`    // only these modalities, when set
 	AllowedAddrs       []string `json:"allowed_addrs,omitempty"` // only from these IPs, when set
+	// CompleteByImages completes an order in Provet once its images have
+	// arrived in the PACS and none came for QuietPeriod: for devices that
+	// send no MPPS. It needs a PACS (Config.PACS).
+	CompleteByImages bool `json:"complete_by_images,omitempty"`
+	// QuietPeriod is how long no new image may arrive before the exam
+	// counts as finished; 0 means 10 minutes.
+	QuietPeriod Duration `json:"quiet_period,omitzero"`
 }
 
 // ModalityMapping turns Provet's modality into what the device expects.
@@ -366,6 +377,12 @@ func (c Config) Validate() error {
 		case "", "auto", "utf-8", "latin-1", "ascii":
 		default:
 			add(field+".charset", "choose auto, utf-8, latin-1 or ascii")
+		}
+		if p.QuietPeriod < 0 {
+			add(field+".quiet_period", "the quiet period cannot be negative; 0 means 10 minutes")
+		}
+		if p.CompleteByImages && !c.PACS.Configured() {
+			add(field+".complete_by_images", "completing orders by their images needs a PACS to ask: set one under Settings > PACS, or turn this off")
 		}
 	}
 	if c.ViewerURL != "" {

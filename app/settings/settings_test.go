@@ -128,3 +128,35 @@ func TestProvetIDIsTheNumberInTheAddress(t *testing.T) {
 		}
 	}
 }
+
+// Completion by images needs a PACS to ask and a quiet period that is not
+// negative; both settings survive a save as config.json names them.
+func TestCompleteByImagesSettings(t *testing.T) {
+	c := Default()
+	c.DICOM.Profiles = []DeviceProfile{{CallingAE: "DX1", CompleteByImages: true, QuietPeriod: Duration(-time.Minute)}}
+	var verr ValidationError
+	if !errors.As(c.Validate(), &verr) || len(verr) != 2 ||
+		verr[0].Field != "dicom.profiles[0].quiet_period" || verr[1].Field != "dicom.profiles[0].complete_by_images" {
+		t.Fatalf("without a PACS and with a negative quiet period: %v", verr)
+	}
+	c.PACS.QIDOURL = "http://127.0.0.1:8042/dicom-web"
+	c.DICOM.Profiles[0].QuietPeriod = Duration(5 * time.Minute)
+	c.Provet.CreateWalkIns = true
+	dir := t.TempDir()
+	if err := Save(dir, c); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, FileName))
+	for _, want := range []string{`"complete_by_images": true`, `"quiet_period": "5m0s"`, `"create_walk_ins": true`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("config.json lacks %s:\n%s", want, b)
+		}
+	}
+	got, err := Load(dir)
+	if err != nil || !got.DICOM.Profiles[0].CompleteByImages || got.DICOM.Profiles[0].QuietPeriod != Duration(5*time.Minute) || !got.Provet.CreateWalkIns {
+		t.Errorf("loaded %+v, %v", got, err)
+	}
+	if strings.Contains(string(b), `"quiet_period": "0s"`) {
+		t.Error("an unset quiet period is written")
+	}
+}
