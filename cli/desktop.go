@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime/debug"
 	"time"
 
 	"github.com/vetbridge/vetbridge/app"
@@ -78,7 +77,7 @@ func runDesktop(ctx context.Context, env Env, args []string, isDemo bool) error 
 	// Start-up (the first sync, parsing fonts for the first drawing) leaves
 	// garbage the runtime would hand back to the system only slowly; a tray
 	// app then idles for hours, so give it back once, promptly.
-	releaseStartupMemory := time.AfterFunc(15*time.Second, debug.FreeOSMemory)
+	releaseStartupMemory := time.AfterFunc(15*time.Second, a.ReleaseMemory)
 	defer releaseStartupMemory.Stop()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/vetbridge/vetbridge/app"
@@ -47,7 +46,7 @@ func cmdServe(ctx context.Context, env Env, args []string) error {
 	defer a.Close()
 	// Loading the stored worklist leaves garbage the runtime hands back only
 	// slowly; a server idles for days, so give it back once, as the desktop does.
-	releaseStartupMemory := time.AfterFunc(15*time.Second, debug.FreeOSMemory)
+	releaseStartupMemory := time.AfterFunc(15*time.Second, a.ReleaseMemory)
 	defer releaseStartupMemory.Stop()
 	return a.Run(ctx)
 }
