@@ -40,7 +40,10 @@ func TestLoggerRedactsPatientDataAndTokens(t *testing.T) {
 		t.Errorf("non-sensitive attributes must stay: %s", out)
 	}
 	buf.Reset()
-	NewLogger(&buf, true).Debug("x", "patient_name", "Mäkinen^Pörri")
+	NewLogger(&buf, true).Debug("x", "patient_name", "Mäkinen^Pörri", "refresh_token", "rt-secret-42")
+	if strings.Contains(buf.String(), "rt-secret-42") {
+		t.Errorf("--debug must never show a token: %s", buf.String())
+	}
 	if !strings.Contains(buf.String(), "Mäkinen") {
 		t.Errorf("debug logging should show names for troubleshooting: %s", buf.String())
 	}

@@ -147,6 +147,7 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 		sim.Close()
 		return nil, fmt.Errorf("sign in to the simulator: %w", err)
 	}
+	a.Announce("Demo: every device may query this worklist, because its patients are made up; a clinic's VetBridge admits registered devices only.")
 	if o.NewReferralEvery > 0 {
 		sim.SetDemo(true, o.NewReferralEvery)
 	}
