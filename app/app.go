@@ -25,7 +25,7 @@ import (
 
 	"github.com/vetbridge/vetbridge/app/autostart"
 	"github.com/vetbridge/vetbridge/app/devices"
-	"github.com/vetbridge/vetbridge/app/pacs"
+	"github.com/vetbridge/vetbridge/app/imaging"
 	"github.com/vetbridge/vetbridge/app/platform"
 	"github.com/vetbridge/vetbridge/app/provet"
 	"github.com/vetbridge/vetbridge/app/provetlink"
@@ -76,7 +76,7 @@ type App struct {
 	out      *writeback.Writer
 	devices  *devices.Registry
 	hub      hub
-	side     *pacsSide // the PACS: images per referral, unmatched exams
+	side     *imaging.Side // the PACS: images per referral, unmatched exams
 
 	dicomReload chan struct{}
 
@@ -130,7 +130,6 @@ func Open(opts Options) (*App, error) {
 		dir: opts.DataDir, log: opts.Logger, now: opts.Now, notifier: opts.Notifier,
 		openURL: opts.OpenURL, override: opts.Override, command: opts.ForCommand, startup: opts.Autostart, store: st, dicomReload: make(chan struct{}, 1),
 		stored: stored, cfg: effective(stored, opts.Override), seen: map[string]bool{},
-		side: &pacsSide{clock: pacs.SystemClock},
 	}
 	if a.notifier == nil {
 		a.notifier = LogNotifier{Log: a.log}
@@ -197,6 +196,7 @@ func (a *App) wire() {
 		OnChange:      func() { a.hub.publish(Event{Kind: EventStatus}) },
 		OnUnscheduled: a.unscheduled,
 	})
+	a.side = a.newSide()
 }
 
 // effective is the configuration a run uses: stored plus this run's

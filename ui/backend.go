@@ -48,6 +48,9 @@ type Backend interface {
 	// SaveConfig validates (returning app.ValidationError) and applies cfg.
 	// A new DICOM port replaces the running server only once it listens.
 	SaveConfig(ctx context.Context, cfg app.Config) error
+	// Overrides lists, in words, the saved settings the command line
+	// replaces for this run (e.g. "the DICOM port stays 4242 (--dicom-port)").
+	Overrides() []string
 	// CheckDICOMPort says, in words, why the worklist server could not listen
 	// on port (another program uses it; needs administrator rights), or nil
 	// when it is free or is the port the running server already has.

@@ -25,6 +25,7 @@ type fakeBackend struct {
 	// listening counts first-run device listeners open; listenErr refuses one.
 	listening int
 	listenErr error
+	overrides []string
 
 	mu         sync.Mutex
 	status     app.Status
@@ -260,6 +261,8 @@ func (f *fakeBackend) setStatus(key, status string) {
 		}
 	}
 }
+
+func (f *fakeBackend) Overrides() []string { f.mu.Lock(); defer f.mu.Unlock(); return f.overrides }
 
 func (f *fakeBackend) CheckDICOMPort(port int) error {
 	f.mu.Lock()

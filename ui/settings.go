@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -148,7 +149,11 @@ func (s *settingsView) onSave() {
 			s.say("Could not save: " + err.Error())
 		default:
 			s.form.load(s.u.b.Config())
-			s.say("Saved and applied.")
+			if o := s.u.b.Overrides(); len(o) > 0 {
+				s.say("Saved. For this run " + strings.Join(o, " and ") + "; the saved value applies from the next start.")
+			} else {
+				s.say("Saved and applied.")
+			}
 			s.u.worklist.setModalities()
 			s.u.worklist.detail.updateViewer()
 			s.u.refreshStatus()

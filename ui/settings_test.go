@@ -263,3 +263,17 @@ func TestSettingsScrollOverFields(t *testing.T) {
 		}
 	}
 }
+
+// Saving under --dicom-port says the port this run keeps, instead of
+// "applied" for a change that does not take effect until the next start.
+func TestSavingUnderACommandLineOverrideSaysSo(t *testing.T) {
+	fake := newFake()
+	fake.overrides = []string{"the DICOM port stays 4242 (--dicom-port)"}
+	h := newHarness(t, fake, Options{ShowWindow: true, StartView: ViewSettings})
+	s := h.u.settings
+	test.Tap(s.save)
+	h.settle("saved", func() bool { return strings.HasPrefix(s.message.Text, "Saved") })
+	if !strings.Contains(s.message.Text, "the DICOM port stays 4242") || strings.Contains(s.message.Text, "applied") {
+		t.Errorf("message %q", s.message.Text)
+	}
+}
