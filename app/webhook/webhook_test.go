@@ -1,6 +1,7 @@
-package app
+package webhook
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,17 +14,12 @@ import (
 // create and the update hook for a new order: each POST must answer at once
 // and only ask for a sync, never do the work itself.
 func TestWebhookTriggersOneSyncAndAnswersAtOnce(t *testing.T) {
-	a, err := Open(Options{DataDir: t.TempDir(), Override: func(c *Config) { c.Webhook.Secret = "s3cret" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
 	var triggered atomic.Int32
-	h := a.webhookHandler(func(id int64) {
+	h := Handler(func() string { return "s3cret" }, func(id int64) {
 		if id == 17 {
 			triggered.Add(1)
 		}
-	})
+	}, slog.New(slog.DiscardHandler))
 	post := func(target string) int {
 		body := url.Values{"diagnosticimagingworklist_id": {"17"}, "provet_id": {"4"}}.Encode()
 		req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
