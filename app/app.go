@@ -32,6 +32,7 @@ import (
 	"github.com/vetbridge/vetbridge/app/provetsync"
 	"github.com/vetbridge/vetbridge/app/records"
 	"github.com/vetbridge/vetbridge/app/signin"
+	"github.com/vetbridge/vetbridge/app/supervise"
 	"github.com/vetbridge/vetbridge/app/writeback"
 	"github.com/vetbridge/vetbridge/dicom/worklist"
 	"github.com/vetbridge/vetbridge/store"
@@ -226,15 +227,15 @@ func (a *App) Run(ctx context.Context) error {
 	a.stop, a.done = cancel, done
 	a.mu.Unlock()
 	a.restoreSession(ctx)
-	supervise(ctx, a.log,
-		service{"local API", a.runLocalAPI},
-		service{"dicom", a.runDICOM},
-		service{"sync", a.sync.Run},
-		service{"outbox", a.out.Run},
-		service{"webhook", a.runWebhook},
-		service{"retention", a.runRetention},
-		service{"devices", a.devices.Run},
-		service{"pacs", a.RunPACS},
+	supervise.Run(ctx, a.log,
+		supervise.Service{Name: "local API", Run: a.runLocalAPI},
+		supervise.Service{Name: "dicom", Run: a.runDICOM},
+		supervise.Service{Name: "sync", Run: a.sync.Run},
+		supervise.Service{Name: "outbox", Run: a.out.Run},
+		supervise.Service{Name: "webhook", Run: a.runWebhook},
+		supervise.Service{Name: "retention", Run: a.runRetention},
+		supervise.Service{Name: "devices", Run: a.devices.Run},
+		supervise.Service{Name: "pacs", Run: a.RunPACS},
 	)
 	return nil
 }
