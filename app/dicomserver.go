@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vetbridge/vetbridge/app/devices"
+	"github.com/vetbridge/vetbridge/app/platform"
 	"github.com/vetbridge/vetbridge/dicom/scp"
 	"github.com/vetbridge/vetbridge/dicom/worklist"
 )
@@ -86,7 +87,7 @@ func (a *App) listenDICOM(ctx context.Context, cfg DICOMConfig, announce bool) (
 	addr := listenAddr(cfg)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		werr := portError(cfg.Port, err)
+		werr := platform.PortError(cfg.Port, err)
 		a.setStatus(func(s *Status) {
 			s.State = StateError
 			s.Message = "The worklist server cannot start: " + werr.Error() + "."
@@ -124,7 +125,7 @@ func dicomHostPort(addr net.Addr) string {
 	host, port, _ := net.SplitHostPort(addr.String())
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "localhost"
-		if lan := lanAddresses(); len(lan) > 0 {
+		if lan := platform.LANAddresses(); len(lan) > 0 {
 			host = lan[0]
 		}
 	}

@@ -2,15 +2,12 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/vetbridge/vetbridge/app/platform"
@@ -102,21 +99,10 @@ func (a *App) CheckDICOMPort(port int) error {
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(a.Effective().DICOM.Listen, strconv.Itoa(port)))
 	if err != nil {
-		return portError(port, err)
+		return platform.PortError(port, err)
 	}
 	ln.Close()
 	return nil
-}
-
-// portError words a failed listen for a technician.
-func portError(port int, err error) error {
-	switch {
-	case errors.Is(err, syscall.EADDRINUSE) || isAddrInUse(err):
-		return fmt.Errorf("port %d is used by another program; choose another or close that program", port)
-	case errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EACCES):
-		return fmt.Errorf("port %d needs administrator rights on this computer; choose a port above 1023, such as 11112", port)
-	}
-	return fmt.Errorf("the worklist server cannot listen on port %d: %w", port, err)
 }
 
 // ModalitySetup is what a modality must be given to reach the worklist
@@ -132,30 +118,7 @@ func (a *App) ModalitySetup() (aeTitle string, port int, addrs []string) {
 	if d.Listen != "" && !net.ParseIP(d.Listen).IsUnspecified() {
 		return d.AETitle, port, []string{d.Listen}
 	}
-	return d.AETitle, port, lanAddresses()
-}
-
-// lanAddresses lists the addresses a modality on the LAN can reach this
-// computer on: every private IPv4 address of an interface that is up.
-func lanAddresses() []string {
-	var out []string
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		return nil
-	}
-	for _, ifc := range ifaces {
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
-			continue
-		}
-		addrs, _ := ifc.Addrs()
-		for _, ad := range addrs {
-			if ipn, ok := ad.(*net.IPNet); ok && ipn.IP.To4() != nil && ipn.IP.IsPrivate() {
-				out = append(out, ipn.IP.String())
-			}
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return d.AETitle, port, platform.LANAddresses()
 }
 
 // applyAutostart makes the system's start-at-sign-in entry follow the

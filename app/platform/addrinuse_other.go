@@ -1,5 +1,5 @@
 //go:build !windows
 
-package app
+package platform
 
 func isAddrInUse(error) bool { return false }
