@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vetbridge/vetbridge/app/imaging"
 	"github.com/vetbridge/vetbridge/app/records"
 )
 
@@ -92,7 +93,7 @@ func (a *App) ViewerURL(key string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return ViewerLink(c.ViewerURL, rec.Item.PatientID, rec.Item.AccessionNumber, uid, c.Provet.ProvetID)
+	return imaging.ViewerLink(c.ViewerURL, rec.Item.PatientID, rec.Item.AccessionNumber, uid, c.Provet.ProvetID)
 }
 
 // PreviewViewerURL shows what a template would open, for the Settings "Test"
@@ -102,7 +103,7 @@ func (a *App) PreviewViewerURL(template string) (string, error) {
 	if all := a.repo.Index().All(); len(all) > 0 {
 		pid, acc, uid = all[0].PatientID, all[0].AccessionNumber, all[0].StudyInstanceUID
 	}
-	return ViewerLink(template, pid, acc, uid, a.Effective().Provet.ProvetID)
+	return imaging.ViewerLink(template, pid, acc, uid, a.Effective().Provet.ProvetID)
 }
 
 // ParkedUpdates lists the status updates Provet refused.

@@ -1,4 +1,4 @@
-package app
+package imaging
 
 import (
 	"fmt"
@@ -9,7 +9,8 @@ import (
 // viewerPlaceholders are the fields a PACS viewer URL template may use.
 var viewerPlaceholders = []string{"{patient_id}", "{accession}", "{study_uid}", "{provet_id}"}
 
-// ViewerLink builds the PACS viewer address for one patient. Without a
+// ViewerLink builds the PACS viewer address for one patient (the
+// viewer_url setting filled in). Without a
 // placeholder the patient id is appended, which is what Provet itself does
 // with its configured viewer prefix.
 func ViewerLink(template, patientID, accession, studyUID, provetID string) (string, error) {
