@@ -14,14 +14,8 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
-
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/vetbridge/vetbridge/app/autostart"
 	"github.com/vetbridge/vetbridge/app/devices"
@@ -327,7 +321,7 @@ func (a *App) SaveConfig(ctx context.Context, cfg Config) error {
 	if !reflect.DeepEqual(old.DICOM, now.DICOM) {
 		signal(a.dicomReload)
 	}
-	if !equalProvet(old.Provet, now.Provet) {
+	if !old.Provet.SameConnection(now.Provet) {
 		a.link.Drop()
 	}
 	if old.StartAtSignIn != now.StartAtSignIn {
@@ -352,13 +346,6 @@ func (a *App) applyMapping(cfg Config) error {
 	a.mapping = m
 	a.mu.Unlock()
 	return nil
-}
-
-func equalProvet(a, b ProvetConfig) bool {
-	return a.Region == b.Region && a.BaseURL == b.BaseURL && a.ProvetID == b.ProvetID &&
-		a.ClientID == b.ClientID && a.ClientSecret == b.ClientSecret && a.RedirectPort == b.RedirectPort &&
-		slices.Equal(a.Scopes, b.Scopes) && a.AuthorizeURL == b.AuthorizeURL && a.TokenURL == b.TokenURL &&
-		a.RevokeURL == b.RevokeURL
 }
 
 // signal wakes a loop without blocking when it is already awake.
@@ -398,17 +385,6 @@ func (a *App) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("VetBridge did not stop in time: %w", ctx.Err())
 	}
-}
-
-// foldForSearch makes search case- and accent-insensitive, as the technician
-// types "makinen" for Mäkinen and "gross" for Groß.
-func foldForSearch(s string) string {
-	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, strings.TrimSpace(s))
-	if err != nil {
-		out = s
-	}
-	return strings.NewReplacer("ß", "ss", "ẞ", "ss").Replace(strings.ToLower(out))
 }
 
 // ShowWindow asks the desktop UI to bring its window forward (a second

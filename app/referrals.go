@@ -17,7 +17,7 @@ func (a *App) Referrals(f ReferralFilter) []Referral {
 	if day.IsZero() {
 		day = a.now()
 	}
-	search := foldForSearch(f.Search)
+	search := records.FoldForSearch(f.Search)
 	a.mu.Lock()
 	seen := a.seen
 	a.mu.Unlock()
@@ -34,7 +34,7 @@ func (a *App) Referrals(f ReferralFilter) []Referral {
 		if f.Status != "" && !strings.EqualFold(r.Status, f.Status) {
 			return true
 		}
-		if search != "" && !strings.Contains(foldForSearch(strings.Join([]string{r.PetName, r.OwnerName,
+		if search != "" && !strings.Contains(records.FoldForSearch(strings.Join([]string{r.PetName, r.OwnerName,
 			r.PatientID, r.AccessionNumber, rec.Item.PatientName}, " ")), search) {
 			return true
 		}

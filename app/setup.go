@@ -74,7 +74,7 @@ func (a *App) SignIn(ctx context.Context, p ProvetConfig, waiting func(authURL s
 	if err := cfg.Validate(); err != nil {
 		return "", err
 	}
-	if !equalProvet(a.Config().Provet, p) {
+	if !a.Config().Provet.SameConnection(p) {
 		if err := a.SaveConfig(ctx, cfg); err != nil {
 			return "", err
 		}

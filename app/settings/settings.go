@@ -92,6 +92,16 @@ type ProvetConfig struct {
 	CreateWalkIns bool `json:"create_walk_ins,omitempty"`
 }
 
+// SameConnection says whether q signs in to the same tenant as the same
+// integration as p: a change of any of these drops the session, a change
+// of anything else (the mapping, the status filter, walk-ins) keeps it.
+func (p ProvetConfig) SameConnection(q ProvetConfig) bool {
+	return p.Region == q.Region && p.BaseURL == q.BaseURL && p.ProvetID == q.ProvetID &&
+		p.ClientID == q.ClientID && p.ClientSecret == q.ClientSecret && p.RedirectPort == q.RedirectPort &&
+		slices.Equal(p.Scopes, q.Scopes) && p.AuthorizeURL == q.AuthorizeURL && p.TokenURL == q.TokenURL &&
+		p.RevokeURL == q.RevokeURL
+}
+
 // DICOMConfig is the worklist server as the modalities see it.
 type DICOMConfig struct {
 	AETitle         string `json:"ae_title"`

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vetbridge/vetbridge/app/provet"
 )
 
 func TestConfigRoundTripAndDefaults(t *testing.T) {
@@ -158,5 +160,19 @@ func TestCompleteByImagesSettings(t *testing.T) {
 	}
 	if strings.Contains(string(b), `"quiet_period": "0s"`) {
 		t.Error("an unset quiet period is written")
+	}
+}
+
+// Only what signs in to a tenant drops the session when it changes.
+func TestSameConnection(t *testing.T) {
+	p := Default().Provet
+	q := p
+	q.CreateWalkIns, q.StatusFilter, q.Mapping = true, provet.StatusFilterBrackets, map[string]string{"status": "state"}
+	if !p.SameConnection(q) {
+		t.Error("walk-ins, the status filter or the mapping dropped the session")
+	}
+	q.ClientID = "other"
+	if p.SameConnection(q) {
+		t.Error("another client id kept the session")
 	}
 }
