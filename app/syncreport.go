@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/vetbridge/vetbridge/app/provet"
@@ -57,20 +56,7 @@ func (r syncReport) Synced(res provetsync.Result) {
 	a.mu.Lock()
 	a.offlineSince, a.offlineTold = time.Time{}, false
 	a.mu.Unlock()
-	var notes []string
-	if len(res.UnknownStatuses) > 0 {
-		n := 0
-		for _, c := range res.UnknownStatuses {
-			n += c
-		}
-		notes = append(notes, fmt.Sprintf("%s in Provet %s a status VetBridge does not know, so %s not on the worklist: check Provet's status values in Settings (or `vetbridge statuses`).",
-			plural(n, "order", "orders"), map[bool]string{true: "has", false: "have"}[n == 1], map[bool]string{true: "it is", false: "they are"}[n == 1]))
-	}
-	if len(res.Missing) > 0 {
-		notes = append(notes, "Provet did not allow reading everything; some fields stay empty. Ask the clinic's Provet administrator to grant: "+
-			strings.Join(res.Missing, "; ")+".")
-	}
-	msg := strings.Join(notes, " ")
+	msg := res.Notes()
 	a.setStatus(func(s *Status) {
 		if s.State != StateSignedOut {
 			s.State = StateOK

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -62,6 +63,30 @@ type Result struct {
 	// status the mapping does not know: they are not on the worklist, and
 	// the technician must be told rather than shown a shorter list.
 	UnknownStatuses map[string]int
+}
+
+// Notes is what the technician must know of a round that went well: orders
+// left off the worklist for a status the mapping does not know, fields left
+// empty for a permission Provet refused; "" when nothing.
+func (r Result) Notes() string {
+	var notes []string
+	if len(r.UnknownStatuses) > 0 {
+		n := 0
+		for _, c := range r.UnknownStatuses {
+			n += c
+		}
+		noun, verb, pron := "orders", "have", "they are"
+		if n == 1 {
+			noun, verb, pron = "order", "has", "it is"
+		}
+		notes = append(notes, fmt.Sprintf("%d %s in Provet %s a status VetBridge does not know, so %s not on the worklist: check Provet's status values in Settings (or `vetbridge statuses`).",
+			n, noun, verb, pron))
+	}
+	if len(r.Missing) > 0 {
+		notes = append(notes, "Provet did not allow reading everything; some fields stay empty. Ask the clinic's Provet administrator to grant: "+
+			strings.Join(r.Missing, "; ")+".")
+	}
+	return strings.Join(notes, " ")
 }
 
 // Reporter hears how rounds go; its methods run on the sync goroutine.
