@@ -2,6 +2,7 @@ package app
 
 import (
 	"github.com/vetbridge/vetbridge/app/pacs"
+	"github.com/vetbridge/vetbridge/app/platform"
 	"github.com/vetbridge/vetbridge/app/provet"
 	"github.com/vetbridge/vetbridge/app/settings"
 )
@@ -37,4 +38,10 @@ var (
 	SaveConfig = settings.Save
 	// ParseDuration accepts Go durations plus whole days ("30d").
 	ParseDuration = settings.ParseDuration
+	// NewLogger returns VetBridge's logger: text to w, personal data
+	// redacted unless debug is set, credentials always.
+	NewLogger = platform.NewLogger
 )
+
+// Redacted replaces sensitive values in logs.
+const Redacted = platform.Redacted

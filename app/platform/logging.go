@@ -1,4 +1,4 @@
-package app
+package platform
 
 import (
 	"io"
@@ -25,7 +25,7 @@ var secretKeys = map[string]bool{
 // Redacted replaces sensitive values in logs.
 const Redacted = "[redacted]"
 
-// NewLogger returns the application's logger: text to w, personal data
+// NewLogger returns VetBridge's logger: text to w, personal data
 // redacted unless debug is set, credentials always.
 func NewLogger(w io.Writer, debug bool) *slog.Logger {
 	level := slog.LevelInfo
