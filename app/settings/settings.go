@@ -99,7 +99,16 @@ func (p ProvetConfig) SameConnection(q ProvetConfig) bool {
 	return p.Region == q.Region && p.BaseURL == q.BaseURL && p.ProvetID == q.ProvetID &&
 		p.ClientID == q.ClientID && p.ClientSecret == q.ClientSecret && p.RedirectPort == q.RedirectPort &&
 		slices.Equal(p.Scopes, q.Scopes) && p.AuthorizeURL == q.AuthorizeURL && p.TokenURL == q.TokenURL &&
-		p.RevokeURL == q.RevokeURL
+		p.RevokeURL == q.RevokeURL && grantOf(p) == grantOf(q)
+}
+
+// grantOf reads "" as the default grant, so an older file and a saved one
+// name the same connection.
+func grantOf(p ProvetConfig) string {
+	if p.Grant == "" {
+		return GrantAuthorizationCode
+	}
+	return p.Grant
 }
 
 // DICOMConfig is the worklist server as the modalities see it.

@@ -171,6 +171,15 @@ func TestSameConnection(t *testing.T) {
 	if !p.SameConnection(q) {
 		t.Error("walk-ins, the status filter or the mapping dropped the session")
 	}
+	q.Grant = GrantAuthorizationCode
+	if !p.SameConnection(q) {
+		t.Error("naming the default grant dropped the session")
+	}
+	q.Grant = GrantClientCredentials
+	if p.SameConnection(q) {
+		t.Error("switching to Client Credentials kept the technician's session")
+	}
+	q = p
 	q.ClientID = "other"
 	if p.SameConnection(q) {
 		t.Error("another client id kept the session")
