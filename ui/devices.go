@@ -33,12 +33,11 @@ type devicePanel struct {
 }
 
 type deviceRow struct {
-	text      *widget.Label
-	onlyHere  *widget.Check
-	allow     *widget.Button
-	remove    *confirmAction
-	device    app.Device
-	addrsText string
+	text     *widget.Label
+	onlyHere *widget.Check
+	allow    *widget.Button
+	remove   *confirmAction
+	device   app.Device
 }
 
 func newDevicePanel(u *ui, refusedOnly bool, empty string) *devicePanel {
