@@ -106,7 +106,7 @@ func enqueueTx(tx *bolt.Tx, e Entry, now time.Time) (uint64, bool, error) {
 // id.
 func (s *Store) Enqueue(e Entry) (id uint64, dup bool, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		id, dup, err = enqueueTx(tx, e, time.Now())
+		id, dup, err = enqueueTx(tx, e, s.now())
 		return err
 	})
 	if err != nil {
@@ -155,7 +155,7 @@ func decodeOutbox(k, v []byte) (OutboxEntry, error) {
 // MarkSent removes a delivered update. Its dedup key stays known, so the same
 // update enqueued again (say, a replayed N-SET) is recognised as a duplicate.
 func (s *Store) MarkSent(id uint64) error {
-	now := time.Now()
+	now := s.now()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOutbox)
 		v := b.Get(u64(id))

@@ -102,7 +102,9 @@ type Options struct {
 	Timeout time.Duration
 	// QueryLogLimit bounds the query log; zero means DefaultQueryLogLimit.
 	QueryLogLimit int
-	// Now stamps the name of a damaged file moved aside; nil means time.Now.
+	// Now is the store's clock: it stamps outbox entries, sent updates, the
+	// notified set and the name of a damaged file moved aside; nil means
+	// time.Now.
 	Now func() time.Time
 }
 
@@ -112,6 +114,7 @@ type Store struct {
 	dir      string
 	queryCap uint64
 	recovery *Recovery
+	now      func() time.Time
 }
 
 // Open opens (creating if needed) dir/vetbridge.db. A damaged or empty file
@@ -165,7 +168,7 @@ func openVerified(path, dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, dir: dir, queryCap: uint64(opts.QueryLogLimit)}
+	s := &Store{db: db, dir: dir, queryCap: uint64(opts.QueryLogLimit), now: opts.Now}
 	// Nothing is written before the checks pass, so a damaged file is moved
 	// aside exactly as it was found.
 	version, err := s.schema()
@@ -369,7 +372,7 @@ func (s *Store) PutStepAndEnqueue(uid string, step []byte, e *Entry) error {
 			return err
 		}
 		if e != nil {
-			_, _, err := enqueueTx(tx, *e, time.Now())
+			_, _, err := enqueueTx(tx, *e, s.now())
 			return err
 		}
 		return nil
@@ -392,7 +395,7 @@ func (s *Store) MarkNotified(key string) (first bool, err error) {
 			return nil
 		}
 		first = true
-		return b.Put([]byte(key), u64(uint64(time.Now().UnixNano())))
+		return b.Put([]byte(key), u64(uint64(s.now().UnixNano())))
 	})
 	if err != nil {
 		return false, fmt.Errorf("mark %q notified: %w", key, err)
