@@ -157,8 +157,12 @@ type Book struct {
 
 	mu     sync.Mutex
 	images map[string]Images // by referral key
-	rec    record
-	stored []byte // the record as last written, to skip writes of no change
+	// completed holds the referrals handed to the outbox as completed by
+	// their images: a round computed while the hand-over ran must not
+	// forget it.
+	completed map[string]bool
+	rec       record
+	stored    []byte // the record as last written, to skip writes of no change
 }
 
 // Open loads the stored record; an unreadable one is logged and replaced,
@@ -173,7 +177,7 @@ func Open(o Options) (*Book, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	b := &Book{o: o, images: map[string]Images{}}
+	b := &Book{o: o, images: map[string]Images{}, completed: map[string]bool{}}
 	raw, ok, err := o.Meta.GetMeta(metaKey)
 	if err != nil {
 		return nil, fmt.Errorf("read the unmatched exams: %w", err)
@@ -399,7 +403,7 @@ func (b *Book) withLinks(im Images, fresh map[string]pacs.Study, now time.Time) 
 // its counts last changed, and whether it was completed.
 func (b *Book) carry(im Images, now time.Time, changed *bool) Images {
 	old, ok := b.images[im.Key]
-	im.Completed = ok && old.Completed
+	im.Completed = (ok && old.Completed) || b.completed[im.Key]
 	switch {
 	case !ok:
 		im.Changed = now
@@ -475,6 +479,7 @@ func (b *Book) complete(key string) {
 		return
 	}
 	b.mu.Lock()
+	b.completed[key] = true
 	if im, ok := b.images[key]; ok {
 		im.Completed = true
 		b.images[key] = im

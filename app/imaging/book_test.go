@@ -193,6 +193,12 @@ func TestCompletionAfterQuietPeriod(t *testing.T) {
 	if fmt.Sprint(r.completed) != "[on]" {
 		t.Fatalf("completed %v", r.completed)
 	}
+	// The completed order has left the rounds; the detail pane's lookup
+	// must still say it was completed by its images.
+	m, _ := pacs.Assign([]pacs.Study{study("1.1", "ACC-1", "x", 1, 5)}, []pacs.Referral{refs[0].Referral})
+	if im := r.book.Looked(m[0]); !im.Completed {
+		t.Errorf("a lookup after the order left the rounds forgot its completion: %+v", im)
+	}
 }
 
 // The stored record stays bounded: past the limit the oldest unmatched exam
