@@ -363,7 +363,10 @@ func (a *App) SyncNow() { a.sync.Now() }
 // the durable outbox carries it to Provet once undoUntil has passed.
 func (a *App) MarkDone(ctx context.Context, key string) (undoUntil time.Time, err error) {
 	who := a.Status().SignedInAs
-	return a.out.MarkDone(key, nonEmpty(who, "the technician"))
+	if who == "" {
+		who = "the technician"
+	}
+	return a.out.MarkDone(key, who)
 }
 
 // UndoMarkDone takes a MarkDone back before its undoUntil.

@@ -2,7 +2,6 @@ package app
 
 import (
 	"log/slog"
-	"strings"
 )
 
 // Notifier shows a desktop notification. The app depends on this interface
@@ -19,21 +18,4 @@ type LogNotifier struct{ Log *slog.Logger }
 func (l LogNotifier) Notify(title, message string) error {
 	l.Log.Info("notification", "title", title)
 	return nil
-}
-
-func nonEmpty(s, fallback string) string {
-	if strings.TrimSpace(s) == "" {
-		return fallback
-	}
-	return s
-}
-
-func joinNonEmpty(sep string, parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if strings.TrimSpace(p) != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, sep)
 }

@@ -112,7 +112,7 @@ func (a *App) ParkedUpdates() []ParkedUpdate {
 	for _, p := range a.out.State().Parked {
 		u := ParkedUpdate{ID: p.ID, Key: p.Key, Status: strings.ReplaceAll(p.Status, "_", " "), Provet: p.Error}
 		if r, ok := a.Referral(p.Key); ok {
-			u.Referral = joinNonEmpty(", ", r.PetName, r.OwnerName, r.Exam)
+			u.Referral = r.Label()
 		}
 		out = append(out, u)
 	}

@@ -179,6 +179,9 @@ func stateWords(sps string) string {
 	return sps
 }
 
+// Label names the referral for a person in one line: pet, owner, exam.
+func (r Referral) Label() string { return joinNonEmpty(", ", r.PetName, r.OwnerName, r.Exam) }
+
 // Notice is the text of the referral's new-referral notification. The
 // owner's name is personal data and appears only when the clinic allows it.
 func (r Referral) Notice(showOwner bool) (title, message string) {
