@@ -114,7 +114,7 @@ func Open(opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(opts.DataDir, store.Options{})
+	st, err := store.Open(opts.DataDir, store.Options{Now: opts.Now})
 	if err != nil {
 		if errors.Is(err, store.ErrAlreadyRunning) {
 			return nil, fmt.Errorf("%w: %w", ErrRunning, err)
