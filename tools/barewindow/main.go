@@ -1,3 +1,5 @@
+//go:build cgo
+
 // Command barewindow shows one Fyne window with a label and nothing else. It
 // is the baseline `make screenshots` measures VetBridge's idle memory
 // against: the cost of the toolkit itself, on the same machine, in the same
