@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+
+	"github.com/vetbridge/vetbridge/dicom/pdu"
 )
 
 // Config is the "pacs" section of config.json: a DICOM Query/Retrieve SCP
@@ -66,7 +68,7 @@ func (c Config) Validate() error {
 		}
 		return nil
 	}
-	if !validAETitle(c.AETitle) {
+	if !pdu.ValidAETitle(c.AETitle) {
 		add("ae_title", "the PACS's AE title: 1 to 16 characters, letters, digits, space, - or _, not only spaces (ask the PACS administrator)")
 	}
 	if strings.TrimSpace(c.Host) == "" || strings.ContainsAny(c.Host, " /?#@") {
@@ -79,16 +81,4 @@ func (c Config) Validate() error {
 		return errs
 	}
 	return nil
-}
-
-func validAETitle(s string) bool {
-	if len(s) == 0 || len(s) > 16 || strings.TrimSpace(s) == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r > 0x7e || r == '\\' {
-			return false
-		}
-	}
-	return true
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/vetbridge/vetbridge/app/pacs"
 	"github.com/vetbridge/vetbridge/app/provet"
 	"github.com/vetbridge/vetbridge/app/provetsync"
+
+	"github.com/vetbridge/vetbridge/dicom/pdu"
 )
 
 // Sign-in grants.
@@ -375,7 +377,7 @@ func (c Config) Validate() error {
 	if c.Provet.RedirectPort < 0 || c.Provet.RedirectPort > 65535 {
 		add("provet.redirect_port", "use 0 for any free port, or the port registered with Provet (1-65535)")
 	}
-	if !validAETitle(c.DICOM.AETitle) {
+	if !pdu.ValidAETitle(c.DICOM.AETitle) {
 		add("dicom.ae_title", "1 to 16 characters: letters, digits, space, - or _, not only spaces")
 	}
 	if c.DICOM.Port < 1 || c.DICOM.Port > 65535 {
@@ -388,7 +390,7 @@ func (c Config) Validate() error {
 		field := "dicom.default_profile"
 		if i > 0 {
 			field = fmt.Sprintf("dicom.profiles[%d]", i-1)
-			if !validAETitle(p.CallingAE) {
+			if !pdu.ValidAETitle(p.CallingAE) {
 				add(field+".calling_ae", "a device profile needs the device's calling AE title")
 			}
 		}
@@ -444,18 +446,6 @@ func (c Config) Validate() error {
 		return errs
 	}
 	return nil
-}
-
-func validAETitle(s string) bool {
-	if len(s) == 0 || len(s) > 16 || strings.TrimSpace(s) == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r > 0x7e || r == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // Address is where the webhook receiver listens: a bare port means

@@ -3,6 +3,7 @@ package pdu
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 )
 
 // Item types inside A-ASSOCIATE PDUs (PS3.8 9.3.2, Annex D).
@@ -399,4 +400,19 @@ func (u *UserInfo) decode(b []byte) error {
 		}
 		return nil
 	})
+}
+
+// ValidAETitle says whether s can be an application entity title as PS3.5
+// defines AE: 1 to 16 characters of the default repertoire, no backslash
+// or control character, not only spaces.
+func ValidAETitle(s string) bool {
+	if len(s) == 0 || len(s) > 16 || strings.TrimSpace(s) == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r > 0x7e || r == '\\' {
+			return false
+		}
+	}
+	return true
 }

@@ -236,3 +236,12 @@ func TestReadRawGrowsWithData(t *testing.T) {
 		t.Fatalf("large PDU: %d bytes, %v", len(body), err)
 	}
 }
+
+func TestValidAETitle(t *testing.T) {
+	for ae, ok := range map[string]bool{"VETBRIDGE": true, "DX-ROOM 2": true, "1234567890123456": true,
+		"": false, "   ": false, "12345678901234567": false, `DX\1`: false, "Röntgen": false, "DX\t1": false} {
+		if ValidAETitle(ae) != ok {
+			t.Errorf("%q: want valid=%v", ae, ok)
+		}
+	}
+}
