@@ -5,6 +5,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -27,16 +28,9 @@ type Env struct {
 
 func init() {
 	register("version", "print VetBridge's version", func(ctx context.Context, env Env, args []string) error {
-		fmt.Fprintf(env.Stdout, "VetBridge %s\n", nonEmpty(env.Version, "dev"))
+		fmt.Fprintf(env.Stdout, "VetBridge %s\n", cmp.Or(env.Version, "dev"))
 		return nil
 	})
-}
-
-func nonEmpty(s, fallback string) string {
-	if s == "" {
-		return fallback
-	}
-	return s
 }
 
 // command is one `vetbridge <name>`.

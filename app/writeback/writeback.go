@@ -6,6 +6,7 @@
 package writeback
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -213,7 +214,7 @@ func (w *Writer) saveStep(step mpps.Step, target provet.Status, spsStatus, by st
 // so the worklist shows it before Provet confirms.
 func (w *Writer) setLocalStatus(rec records.Record, spsStatus, by string) {
 	now := w.o.Now()
-	rec.Audit = append(rec.Audit, records.AuditEntry{At: now, By: by, From: nonEmpty(rec.Item.SPSStatus, "SCHEDULED"), To: spsStatus})
+	rec.Audit = append(rec.Audit, records.AuditEntry{At: now, By: by, From: cmp.Or(rec.Item.SPSStatus, "SCHEDULED"), To: spsStatus})
 	rec.Item.SPSStatus = spsStatus
 	rec.Item.Updated = now
 	if err := w.o.Repo.Apply([]records.Record{rec}, nil); err != nil {
@@ -244,7 +245,7 @@ func (w *Writer) MarkDone(key, by string) (undoUntil time.Time, err error) {
 		return time.Time{}, fmt.Errorf("Provet has already closed this order (%s); nothing was changed", rec.ProvetState)
 	}
 	now := w.o.Now()
-	u := undoable{until: now.Add(UndoWindow), prev: nonEmpty(rec.Item.SPSStatus, "SCHEDULED")}
+	u := undoable{until: now.Add(UndoWindow), prev: cmp.Or(rec.Item.SPSStatus, "SCHEDULED")}
 	if rec.Source == records.SourceProvet {
 		up := Update{Key: key, WorklistID: int64(rec.ProvetID), Status: provet.StatusCompleted.String(),
 			Source: "manual", By: by, At: now}
@@ -296,11 +297,4 @@ func (w *Writer) UndoMarkDone(key string) error {
 	w.Wake()
 	w.o.OnChange()
 	return nil
-}
-
-func nonEmpty(s, fallback string) string {
-	if s == "" {
-		return fallback
-	}
-	return s
 }
