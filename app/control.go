@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/vetbridge/vetbridge/app/localapi"
@@ -181,13 +180,9 @@ var ErrNotRunning = localapi.ErrNotRunning
 // ExplainAccession explains the referral with the accession number for one
 // device, or for every device that has queried.
 func (a *App) ExplainAccession(accession, callingAE string) ([]Explanation, error) {
-	var key string
-	for _, r := range a.Referrals(ReferralFilter{AllDays: true}) {
-		if strings.EqualFold(r.AccessionNumber, accession) {
-			key = r.Key
-		}
-	}
-	if key == "" {
+	rec, ok := a.repo.ByAccession(accession)
+	key := rec.Item.Key
+	if !ok {
 		return nil, fmt.Errorf("no referral with accession number %q is stored; the worklist window shows each referral's accession", accession)
 	}
 	devices := []string{callingAE}

@@ -218,15 +218,8 @@ func filterAccession(refs []pacs.Referral, accession string) []pacs.Referral {
 
 // refByAccession finds a stored referral of any day by accession number.
 func (s *Side) refByAccession(accession string) (Ref, bool) {
-	var found records.Record
-	_ = s.o.Repo.Each(func(rec records.Record) bool {
-		if strings.EqualFold(rec.Item.AccessionNumber, accession) {
-			found = rec
-			return false
-		}
-		return true
-	})
-	if found.Item.Key == "" {
+	found, ok := s.o.Repo.ByAccession(accession)
+	if !ok {
 		return Ref{}, false
 	}
 	return RefOf(found, s.o.Config().DICOM), true

@@ -217,6 +217,30 @@ func (r *Repo) ForStep(step mpps.Step) (Record, bool) {
 	return Record{}, false
 }
 
+// ByAccession finds a stored record, of any day, by accession number:
+// through the reference index, or, for one typed in another case or stored
+// before the index existed, by a walk.
+func (r *Repo) ByAccession(accession string) (Record, bool) {
+	var found Record
+	_ = r.st.ItemsByRef(refKey(mpps.LinkAccession, accession), func(si store.Item) error {
+		if rec, err := Decode(si.Data); err == nil {
+			found = rec
+			return errStop
+		}
+		return nil
+	})
+	if found.Item.Key == "" {
+		_ = r.Each(func(rec Record) bool {
+			if strings.EqualFold(rec.Item.AccessionNumber, accession) {
+				found = rec
+				return false
+			}
+			return true
+		})
+	}
+	return found, found.Item.Key != ""
+}
+
 // refKey is how an identifier is indexed in the store: the kind, a NUL,
 // the value, so an accession number can never match an SPS ID.
 func refKey(kind mpps.LinkField, value string) string { return string(kind) + "\x00" + value }

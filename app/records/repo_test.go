@@ -178,3 +178,22 @@ func TestInternerSharesRepeatedStrings(t *testing.T) {
 		t.Errorf("interning changed values: %+v", b)
 	}
 }
+
+func TestByAccessionThroughTheIndexOrAWalk(t *testing.T) {
+	var log bytes.Buffer
+	_, r := openTest(t, t.TempDir(), &log)
+	rec := testRecord(7, provet.StatusRequested)
+	rec.Item.AccessionNumber = "ACC-7a"
+	if err := r.Apply([]Record{rec}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, acc := range []string{"ACC-7a", "acc-7A"} {
+		got, ok := r.ByAccession(acc)
+		if !ok || got.Item.Key != rec.Item.Key {
+			t.Errorf("ByAccession(%q) = %q, %v; want %q", acc, got.Item.Key, ok, rec.Item.Key)
+		}
+	}
+	if _, ok := r.ByAccession("ACC-8"); ok {
+		t.Error("an unknown accession was found")
+	}
+}
