@@ -20,6 +20,9 @@ import (
 // retry or drop it.
 var parkedUntil = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// deliverTimeout bounds one delivery: a read-back and a PATCH.
+const deliverTimeout = 20 * time.Second
+
 // State is what the status line and the window show of the outbox.
 type State struct {
 	Pending int // updates not yet accepted by Provet, parked ones included
@@ -128,7 +131,12 @@ func (w *Writer) drain(ctx context.Context) time.Duration {
 // entry is due again (an hour when it is done).
 func (w *Writer) attempt(ctx context.Context, client *provet.Client, q queued) time.Duration {
 	st := w.o.Repo.Store()
-	err := w.deliver(ctx, client, q)
+	// A deadline makes the client give up at once rather than wait out a
+	// Retry-After inside the call: the outbox retries on its own schedule,
+	// and meanwhile a newer update for the order must not queue behind it.
+	dctx, cancel := context.WithTimeout(ctx, deliverTimeout)
+	err := w.deliver(dctx, client, q)
+	cancel()
 	switch {
 	case err == nil:
 		if err := st.MarkSent(q.ID); err != nil {
